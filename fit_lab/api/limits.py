@@ -1,0 +1,46 @@
+"""An ASGI guard on request size: refuse an oversized body with 413 without reading it all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fit_lab.errors import PayloadTooLarge
+
+Scope = dict[str, Any]
+
+
+class BodySizeLimit:
+    def __init__(self, app: Any, limit_bytes: int) -> None:
+        self.app = app
+        self.limit_bytes = limit_bytes
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # A little room above the file limit for the multipart framing around the file.
+        allowed = self.limit_bytes + 64 * 1024
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared and declared.isdigit() and int(declared) > allowed:
+            await _send_413(send, self.limit_bytes)
+            return
+        seen = 0
+
+        async def counting_receive() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > allowed:
+                    raise PayloadTooLarge(self.limit_bytes)
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+async def _send_413(send: Any, limit_bytes: int) -> None:
+    body = PayloadTooLarge(limit_bytes).message.encode()
+    payload = b'{"detail": "' + body.replace(b'"', b"'") + b'"}'
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})

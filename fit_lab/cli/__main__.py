@@ -1,0 +1,3 @@
+from fit_lab.cli.main import main
+
+main()

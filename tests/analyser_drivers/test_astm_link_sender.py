@@ -1,0 +1,147 @@
+"""The sending link layer: ENQ bid, frames, retransmission, six-attempt abort, busy and contention timers."""
+
+import pytest
+
+from analyser_drivers import (
+    LinkReceiver,
+    LinkSender,
+    LinkSettings,
+    ManualClock,
+    MessagesReady,
+    Send,
+    SenderState,
+    TransferDone,
+    TransferFailed,
+    encode_frame,
+)
+
+ENQ, EOT, ACK, NAK = b"\x05", b"\x04", b"\x06", b"\x15"
+FRAMES = [encode_frame(i + 1, t, final=True) for i, t in enumerate([b"H|\\^&\r", b"R|1|^^^FOB|10\r", b"L|1\r"])]
+
+
+def sent(outputs):
+    return b"".join(o.data for o in outputs if isinstance(o, Send))
+
+
+@pytest.fixture
+def clock():
+    return ManualClock()
+
+
+@pytest.fixture
+def sender(clock):
+    return LinkSender(LinkSettings(), clock)
+
+
+def test_transfer_starts_with_enq_and_sends_frames_one_ack_at_a_time(sender):
+    assert sent(sender.start(FRAMES)) == ENQ
+    assert sent(sender.feed(ACK)) == FRAMES[0]
+    assert sent(sender.feed(ACK)) == FRAMES[1]
+    assert sent(sender.feed(ACK)) == FRAMES[2]
+    outputs = sender.feed(ACK)
+    assert sent(outputs) == EOT and any(isinstance(o, TransferDone) for o in outputs)
+
+
+def test_nak_makes_the_same_frame_go_again(sender):
+    sender.start(FRAMES)
+    sender.feed(ACK)
+    assert sent(sender.feed(NAK)) == FRAMES[0]
+
+
+def test_any_character_other_than_ack_or_eot_counts_as_nak(sender):
+    sender.start(FRAMES)
+    sender.feed(ACK)
+    assert sent(sender.feed(b"?")) == FRAMES[0]
+
+
+def test_six_refusals_of_one_frame_abort_the_transfer_with_eot(sender):
+    sender.start(FRAMES)
+    sender.feed(ACK)
+    for _ in range(5):
+        assert sent(sender.feed(NAK)) == FRAMES[0]
+    outputs = sender.feed(NAK)
+    assert sent(outputs) == EOT
+    (failure,) = [o for o in outputs if isinstance(o, TransferFailed)]
+    assert failure.reason == "rejected" and sender.state is SenderState.FAILED
+
+
+def test_silent_receiver_gets_the_frame_again_after_fifteen_seconds(sender, clock):
+    sender.start(FRAMES)
+    sender.feed(ACK)
+    clock.advance(14.9)
+    assert sent(sender.poll()) == b""
+    clock.advance(0.2)
+    assert sent(sender.poll()) == FRAMES[0]
+
+
+def test_busy_receiver_is_asked_again_after_ten_seconds(sender, clock):
+    sender.start(FRAMES)
+    assert sent(sender.feed(NAK)) == b""
+    clock.advance(9.9)
+    assert sent(sender.poll()) == b""
+    clock.advance(0.2)
+    assert sent(sender.poll()) == ENQ
+
+
+def test_unanswered_enq_ends_the_bid_with_eot_and_bids_again(sender, clock):
+    sender.start(FRAMES)
+    clock.advance(15.1)
+    assert sent(sender.poll()) == EOT
+    assert sent(sender.poll()) == ENQ
+
+
+def test_instrument_wins_contention_and_bids_again_after_one_second(sender, clock):
+    sender.start(FRAMES)
+    assert sent(sender.feed(ENQ)) == b""
+    clock.advance(1.0)
+    assert sent(sender.poll()) == ENQ
+
+
+def test_computer_yields_on_contention(clock):
+    computer = LinkSender(LinkSettings(), clock, role="computer")
+    computer.start(FRAMES)
+    outputs = computer.feed(ENQ)
+    (failure,) = [o for o in outputs if isinstance(o, TransferFailed)]
+    assert (failure.reason, failure.retry_after_s) == ("contention", 20.0)
+
+
+def test_receiver_interrupt_counts_as_ack_and_is_remembered(sender):
+    sender.start(FRAMES)
+    sender.feed(ACK)
+    assert sent(sender.feed(EOT)) == FRAMES[1]
+    assert sender.interrupt_requested
+
+
+def test_bid_is_abandoned_after_repeated_busy_replies(clock):
+    sender = LinkSender(LinkSettings(), clock, max_enq_attempts=2)
+    sender.start(FRAMES)
+    sender.feed(NAK)
+    clock.advance(10)
+    sender.poll()
+    sender.feed(NAK)
+    clock.advance(10)
+    outputs = sender.poll()
+    assert [o.reason for o in outputs if isinstance(o, TransferFailed)] == ["timeout"]
+
+
+def test_sender_and_receiver_state_machines_complete_a_transfer_with_a_lost_ack(clock):
+    sender = LinkSender(LinkSettings(), clock)
+    receiver = LinkReceiver(LinkSettings(), clock)
+    to_receiver = sent(sender.start(FRAMES))
+    delivered = []
+    dropped_once = False
+    while not sender.finished:
+        outputs = receiver.feed(to_receiver)
+        for batch in [o for o in outputs if isinstance(o, MessagesReady)]:
+            delivered.extend(batch.messages)
+            outputs += receiver.commit()
+        reply = sent(outputs)
+        if reply == ACK and to_receiver == FRAMES[1] and not dropped_once:
+            dropped_once = True  # the line eats our ACK; the sender times out and resends frame 2
+            clock.advance(15.1)
+            to_receiver = sent(sender.poll())
+            continue
+        to_receiver = sent(sender.feed(reply)) if reply else sent(sender.poll())
+    receiver.feed(to_receiver)
+    assert sender.state is SenderState.DONE
+    assert len(delivered) == 1 and [r.type for r in delivered[0].records] == ["H", "R", "L"]

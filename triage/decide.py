@@ -1,0 +1,212 @@
+"""The triage decision: a pure function of one measurement, the referral's clinical facts and a policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from triage.errors import PolicyMethodMismatchError
+from triage.measurement import ClinicalFlag, Measurement, ReferralFacts
+from triage.outcome import Action, TriageOutcome
+from triage.policy import (
+    INDETERMINATE_BAND,
+    NO_VALID_RESULT_BAND,
+    CensoredRule,
+    ClinicalOverride,
+    ThresholdPolicy,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _FhbDecision:
+    """What the f-Hb alone decides, before clinical overrides."""
+
+    action: Action
+    band: str
+    band_label: str
+    band_rank: int
+    priority: int
+    sentence: str
+    rules: tuple[str, ...]
+
+
+def triage(measurement: Measurement, facts: ReferralFacts, policy: ThresholdPolicy) -> TriageOutcome:
+    """Decide reassure / refer / repeat for one result under ``policy``.
+
+    Raises ``PolicyMethodMismatchError`` when the policy does not cover the measurement's method:
+    thresholds are never applied across analyser methods silently (``PolicySet`` chooses the right one).
+    """
+    if not policy.applies_to(measurement.method):
+        raise PolicyMethodMismatchError(
+            f"policy {policy.version} applies to {', '.join(policy.methods)}, not to method "
+            f"'{measurement.method}'; thresholds are not shared between analyser methods"
+        )
+    base = _decide_on_fhb(measurement, policy)
+    overrides = _overrides(facts, policy)
+
+    action = base.action
+    priority = base.priority
+    rules = list(base.rules)
+    sentences = [f"Under policy {policy.version}: {base.sentence}"]
+    if overrides:
+        action = Action.REFER
+        urgencies = [rule.priority for rule in overrides]
+        if base.action is Action.REFER:
+            urgencies.append(base.priority)
+        priority = min(urgencies)
+        rules += [f"override:{rule.flag.value}" for rule in overrides]
+        sentences.append(_override_sentence(base, overrides))
+    do_not_wait = any(rule.do_not_wait_for_fit for rule in overrides)
+    sentences.append(f"Decision: {action.description} (priority {priority}).")
+
+    return TriageOutcome(
+        action=action,
+        band=base.band,
+        band_label=base.band_label,
+        band_rank=base.band_rank,
+        priority=priority,
+        explanation=" ".join(sentences),
+        policy_version=policy.version,
+        referral_threshold_ug_per_g=policy.referral_threshold_ug_per_g,
+        method=measurement.method,
+        comparator=measurement.comparator if not measurement.is_error else None,
+        fhb_ug_per_g=measurement.value_ug_per_g,
+        error_code=measurement.error_code,
+        flags=facts.flags,
+        rules_applied=tuple(rules),
+        do_not_wait_for_fit=do_not_wait,
+    )
+
+
+def _decide_on_fhb(measurement: Measurement, policy: ThresholdPolicy) -> _FhbDecision:
+    if measurement.error_code is not None:
+        rule = policy.error_results
+        wording = rule.known_codes.get(measurement.error_code, f"unrecognised error code '{measurement.error_code}'")
+        return _FhbDecision(
+            action=Action(rule.action),
+            band=NO_VALID_RESULT_BAND,
+            band_label="No valid result",
+            band_rank=-1,
+            priority=rule.priority,
+            sentence=(
+                f"the analyser reported an error ({wording}). {rule.reason.strip()} "
+                f"(rule: error_results, source {rule.source})"
+            ),
+            rules=("error_result",),
+        )
+    assert measurement.value_ug_per_g is not None  # guaranteed by Measurement for a non-error result
+    value = measurement.value_ug_per_g
+    threshold = policy.referral_threshold_ug_per_g
+    shown = measurement.display
+    if measurement.comparator == "<" and value > threshold:
+        censored = policy.censored_values.less_than_above_threshold
+        return _indeterminate(shown, censored, "less_than_above_threshold", "censored_less_than")
+    if measurement.comparator == ">" and value < threshold:
+        censored = policy.censored_values.greater_than_below_threshold
+        return _indeterminate(shown, censored, "greater_than_below_threshold", "censored_greater_than")
+
+    rules: tuple[str, ...] = ()
+    placed = "falls in"
+    if measurement.comparator == "<":
+        # Every value below x <= threshold lies in the first band (validation: the only reassuring one).
+        index = 0
+        how = f"result {shown} (every value it allows is below the referral threshold of {threshold:g} µg/g)"
+    elif measurement.comparator == ">":
+        # The true value is anywhere above x. Placing it by its lower limit would queue an OC-Sensor ">200" (its
+        # upper range, domain brief §3) behind a plain 400; it goes to the highest band it could belong to.
+        lower = policy.band_index_for(value)
+        index = policy.highest_band_index_above(value)
+        if index == lower:
+            how = f"result {shown} (above the reported figure, so placed by its lower limit {value:g} µg/g)"
+        else:
+            spanning = policy.censored_values.greater_than_spanning_bands
+            how = (
+                f"result {shown} is censored: the true f-Hb is above {value:g} µg/g (band "
+                f"'{policy.bands[lower].name}') and could lie in any band up to '{policy.bands[index].name}'. "
+                f"{spanning.reason.strip()} (rule: censored_values.greater_than_spanning_bands, "
+                f"source {spanning.source})."
+            )
+            placed = "Placed in"
+            rules = ("censored_greater_than_spanning_bands",)
+    else:
+        index = policy.band_index_for(value)
+        how = f"result {shown}"
+    band = policy.bands[index]
+    return _FhbDecision(
+        action=Action(band.action),
+        band=band.name,
+        band_label=band.label,
+        band_rank=index,
+        priority=band.priority,
+        sentence=(
+            f"{how} {placed} band '{band.name}' ({band.range_text}, lower limit inclusive). "
+            f"{band.meaning.strip()} (rule: band '{band.name}', source {band.source})"
+        ),
+        rules=(*rules, f"band:{band.name}"),
+    )
+
+
+def _indeterminate(shown: str, censored: CensoredRule, policy_key: str, rule: str) -> _FhbDecision:
+    return _FhbDecision(
+        action=Action(censored.action),
+        band=INDETERMINATE_BAND,
+        band_label="Indeterminate (censored value straddles the referral threshold)",
+        band_rank=-1,
+        priority=censored.priority,
+        sentence=(
+            f"result {shown} is censored. {censored.reason.strip()} "
+            f"(rule: censored_values.{policy_key}, source {censored.source})"
+        ),
+        rules=(rule,),
+    )
+
+
+def _overrides(facts: ReferralFacts, policy: ThresholdPolicy) -> list[ClinicalOverride]:
+    # Enum order keeps the explanation identical however the caller built the flag set.
+    return [policy.override_for(flag) for flag in ClinicalFlag if flag in facts.flags]
+
+
+def _override_sentence(base: _FhbDecision, overrides: list[ClinicalOverride]) -> str:
+    names = ", ".join(rule.flag.description for rule in overrides)
+    if base.action is Action.REFER:
+        lead = f"The referral also records {names}, which would refer whatever the f-Hb:"
+    else:
+        lead = f"The f-Hb alone would not refer, but the referral records {names}, which overrides it:"
+    reasons = " ".join(
+        f"{rule.reason.strip()} (rule: clinical override '{rule.flag.value}', source {rule.source})"
+        for rule in overrides
+    )
+    return f"{lead} {reasons}"
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeAlert:
+    """A clinical flag that matters before any FIT result exists.
+
+    ``do_not_wait_for_fit`` alerts (rectal or anal mass, anal ulceration) mean the patient must be
+    referred now; the others tell the requester that a negative FIT will not change the referral.
+    """
+
+    flag: ClinicalFlag
+    do_not_wait_for_fit: bool
+    priority: int
+    message: str
+    policy_version: str
+
+
+def intake_alerts(facts: ReferralFacts, policy: ThresholdPolicy) -> tuple[IntakeAlert, ...]:
+    """Alerts to raise when a referral arrives, most urgent (do-not-wait) first."""
+    alerts = [
+        IntakeAlert(
+            flag=rule.flag,
+            do_not_wait_for_fit=rule.do_not_wait_for_fit,
+            priority=rule.priority,
+            message=(
+                f"{'DO NOT WAIT FOR FIT: ' if rule.do_not_wait_for_fit else ''}{rule.reason.strip()} "
+                f"(policy {policy.version}, source {rule.source})"
+            ),
+            policy_version=policy.version,
+        )
+        for rule in _overrides(facts, policy)
+    ]
+    alerts.sort(key=lambda alert: (not alert.do_not_wait_for_fit, alert.priority))
+    return tuple(alerts)
