@@ -1,8 +1,10 @@
 """The sending side of E1381 / LIS1-A as a state machine that does no I/O.
 
 `start(frames)` bids for the line with ENQ; then feed every byte received and call `poll()` when none
-arrive. It retransmits a frame answered NAK (or anything but ACK/EOT) or not answered within 15 s, and
-aborts with EOT after six failed attempts. The outputs tell the caller what to write and when it is over.
+arrive. It retransmits a frame answered NAK (or anything but ACK/EOT) and aborts with EOT after six failed
+attempts. A frame not answered within 15 s ends the transfer with EOT (E1381 6.5.2.3: the sender proceeds to
+the termination phase; the message is remembered and sent again later). The outputs tell the caller what to
+write and when it is over.
 """
 
 from __future__ import annotations
@@ -134,7 +136,11 @@ class LinkSender:
         if self._state is SenderState.WAITING_TO_BID:
             return self._bid()
         if self._state is SenderState.AWAITING_FRAME_REPLY:
-            return self._retry("no reply to frame within the reply timer")
+            return [
+                Send(bytes([EOT])),
+                *self._fail("timeout", f"no reply to frame {self._index + 1} within "
+                            f"{self._settings.timers.reply_s:g} s; the message must be sent again"),
+            ]
         return []
 
     def _bid(self) -> list[SenderOutput]:

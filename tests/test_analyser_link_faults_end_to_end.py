@@ -31,6 +31,7 @@ from analyser_drivers import (
 )
 from fit_lab.db.models import AnalyserSession, Result
 from fit_lab.services import analyser
+from fit_lab.services import results as results_service
 from tests.analyser_drivers.conftest import FAST_LINK, PtyMasterLine
 from tests.api_support import make_settings
 from tests.test_analyser_end_to_end import received_kits
@@ -94,6 +95,20 @@ def stored(engine):
     return results, journals
 
 
+def assert_each_stored_once(engine, ids, reports, qc_messages=0):
+    """Each result stored once, one journal per message the listener acknowledged. An ACK that reaches the analyser
+    after its reply timer ran out makes it send the message again (E1381 6.5.2); that copy is journaled too but must
+    be recognised as a duplicate and store nothing."""
+    results, journals = stored(engine)
+    assert sorted(results) == sorted(ids)
+    assert journals == len(reports)
+    assert sum(r.stored for r in reports) == len(ids)
+    assert sum(1 for r in reports if r.qc_stored) == qc_messages
+    resends = [r for r in reports if not (r.stored or r.qc_stored)]
+    assert all(r.duplicates for r in resends), resends
+    assert len(reports) - len(resends) == len(ids) + qc_messages
+
+
 class DamagingLine:
     """The analyser's line, damaging one transmission of chosen frames: ``drop`` maps a frame's number in the run
     (1, 2, …, retransmissions not counted) to the position of the byte lost on its first transmission."""
@@ -128,13 +143,12 @@ def test_frames_with_a_corrupted_checksum_are_refused_and_each_result_is_stored_
     ids = received_kits(engine, known_postcodes, 4)
     line, host_path = pty_pair
     faults = LinkFaults(bad_checksum_frames=frozenset({2, 5, 9, 13, 20}))  # H, L, R, O… of different messages
-    with listening(engine, host_path):
+    with listening(engine, host_path) as reports:
         time.sleep(0.5)  # pyserial empties the port's input when it opens it
         analyser.simulate(line, OC_SENSOR, ids, SETTINGS, values=["250"] * 4, faults=faults,
                           measured_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0))
         time.sleep(0.2)
-    results, journals = stored(engine)
-    assert sorted(results) == sorted(ids) and journals == 5  # QC + four tubes, one journal each
+    assert_each_stored_once(engine, ids, reports, qc_messages=1)  # QC + four tubes, one journal each
     with Session(engine) as session:
         replies = b"".join(j.raw_bytes for j in session.execute(select(AnalyserSession)).scalars())
     assert replies.count(bytes([NAK])) == 5  # each damaged frame refused once, its intact copy accepted
@@ -149,13 +163,12 @@ def test_a_byte_dropped_anywhere_in_a_frame_loses_and_duplicates_nothing(
     ids = received_kits(engine, known_postcodes, 2)
     line, host_path = pty_pair
     tubes = tubes_for(ids)
-    with listening(engine, host_path):
+    with listening(engine, host_path) as reports:
         time.sleep(0.5)
         # Frame 4 is the first message's R record, frame 10 the second message's L (its final frame).
         send_until_acknowledged(DamagingLine(line, {4: position, 10: position}), [message_for(t) for t in tubes])
         time.sleep(0.2)
-    results, journals = stored(engine)
-    assert sorted(results) == sorted(ids) and journals == 2
+    assert_each_stored_once(engine, ids, reports)
 
 
 def acknowledged(line, chunk):
@@ -184,7 +197,7 @@ def test_a_port_closed_mid_message_stores_nothing_of_it_and_the_resend_after_rec
     port.symlink_to(os.ttyname(first_slave))
     first, second = PtyMasterLine(first_master), PtyMasterLine(second_master)
     try:
-        with listening(engine, str(port)):
+        with listening(engine, str(port)) as reports:
             time.sleep(0.5)
             frames = frames_for_records(message_for(tubes[0]))
             for chunk in [b"\x05", *frames[:3]]:  # ENQ, H, P, O: each acknowledged, the message not yet complete
@@ -199,8 +212,7 @@ def test_a_port_closed_mid_message_stores_nothing_of_it_and_the_resend_after_rec
     finally:
         second.close()
         os.close(second_slave)
-    results, journals = stored(engine)
-    assert sorted(results) == sorted(ids) and journals == 2
+    assert_each_stored_once(engine, ids, reports)
 
 
 def refuse_results(engine):
@@ -256,13 +268,12 @@ def test_a_database_that_refuses_the_commit_gets_the_final_frame_refused_until_i
         if n == 2:
             accept_results(engine)  # the disk is replaced after two refusals; the analyser's third try lands
 
-    with listening(engine, host_path):
+    with listening(engine, host_path) as reports:
         time.sleep(0.5)
         send_until_acknowledged(CountingNaks(line, on_nak), [message_for(t) for t in tubes])
         time.sleep(0.2)
     assert seen_while_failing == [([], 0), ([], 0)]  # nothing of the unacknowledged message, not even its journal
-    results, journals = stored(engine)
-    assert sorted(results) == sorted(ids) and journals == 2
+    assert_each_stored_once(engine, ids, reports)
 
 
 def test_a_database_down_for_longer_than_the_analyser_retries_loses_nothing_once_it_is_back(
@@ -273,7 +284,7 @@ def test_a_database_down_for_longer_than_the_analyser_retries_loses_nothing_once
     line, host_path = pty_pair
     (tube,) = tubes_for(ids)
     refuse_results(engine)
-    with listening(engine, host_path):
+    with listening(engine, host_path) as reports:
         time.sleep(0.5)
         with pytest.raises(TransferAborted) as aborted:
             Sender(line, time.monotonic, FAST_LINK).send_message(message_for(tube))
@@ -282,7 +293,7 @@ def test_a_database_down_for_longer_than_the_analyser_retries_loses_nothing_once
         accept_results(engine)
         send_until_acknowledged(line, [message_for(tube)])  # the analyser's next attempt
         time.sleep(0.2)
-    assert stored(engine) == (ids, 1)
+    assert_each_stored_once(engine, ids, reports)
 
 
 def test_the_emulator_s_link_faults_are_all_survived_by_the_listener(reference_loaded, known_postcodes, pty_pair):
@@ -292,15 +303,43 @@ def test_the_emulator_s_link_faults_are_all_survived_by_the_listener(reference_l
     faults = LinkFaults(bad_checksum_frames=frozenset({1, 3}), noise_between_messages=NOISE,
                         whole_message_in_one_frame=True)
     # HM-JACKarc's profile accepts a whole message in one frame; OC-Sensor's keeps E1381's 247-character limit.
-    with listening(engine, host_path, HM_JACKARC):
+    with listening(engine, host_path, HM_JACKARC) as reports:
         time.sleep(0.5)
         analyser.simulate(line, HM_JACKARC, ids, SETTINGS, values=["100", "200", "300"], faults=faults,
                           measured_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0))
         time.sleep(0.2)
-    results, journals = stored(engine)
-    assert sorted(results) == sorted(ids) and journals == 4
+    assert_each_stored_once(engine, ids, reports, qc_messages=1)
     with Session(engine) as session:
         raw = b"".join(j.raw_bytes for j in session.execute(select(AnalyserSession).order_by(AnalyserSession.id))
                        .scalars())
     assert raw.count(NOISE) == 3 and raw.count(bytes([NAK])) == 2
-    assert raw.count(b"\x02") == 4 + 2  # one frame per message (H…L), plus the two damaged copies
+    assert raw.count(b"\x02") == len(reports) + 2  # one frame per message (H…L), plus the two damaged copies
+
+
+def test_an_ack_that_reaches_the_analyser_too_late_makes_it_resend_and_the_copy_stores_nothing(
+    reference_loaded, known_postcodes, pty_pair, monkeypatch
+):
+    engine = reference_loaded
+    ids = received_kits(engine, known_postcodes, 1)
+    line, host_path = pty_pair
+    (tube,) = tubes_for(ids)
+    commits = []
+
+    def slow_to_acknowledge(*args, **kwargs):  # committed, then the ACK leaves after the analyser's reply timer
+        stored_message = results_service.store_message(*args, **kwargs)
+        commits.append(stored_message)
+        if len(commits) == 1:
+            time.sleep(FAST_LINK.timers.reply_s * 3)
+        return stored_message
+
+    monkeypatch.setattr(analyser, "store_message", slow_to_acknowledge)
+    with listening(engine, host_path) as reports:
+        time.sleep(0.5)
+        with pytest.raises(TransferAborted):  # no reply to the final frame within the reply timer
+            Sender(line, time.monotonic, FAST_LINK).send_message(message_for(tube))
+        time.sleep(FAST_LINK.timers.reply_s * 3)  # the analyser's pause before it tries again; the late ACK lands
+        assert line.read(16) == b"\x06"
+        send_until_acknowledged(line, [message_for(tube)])
+        time.sleep(0.2)
+    assert len(reports) == 2 and reports[1].duplicates == 1  # the analyser's second copy, recognised
+    assert_each_stored_once(engine, ids, reports)

@@ -17,9 +17,11 @@ from analyser_drivers import (
     LinkFaults,
     ReceivedMessage,
     ReconnectingTransport,
+    Record,
     Sender,
     SerialSettings,
     SerialTransport,
+    TransferAborted,
     Transport,
     TubeResult,
     result_records,
@@ -100,7 +102,7 @@ def simulate(
     ``port`` is a pyserial URL (opened with ``serial``, by default the profile's settings), or an already open
     Transport (e.g. the analyser's end of a pseudo-terminal). ``faults`` puts link faults on the line (a damaged
     frame the listener must refuse and get again, noise between messages, a whole message in one frame); a
-    message the listener never accepts raises ``TransferAborted``.
+    message the listener never accepts raises ``TransferAborted``; one whose frame went unanswered is sent again.
     """
     rng = random.Random(seed)
     at = measured_at or datetime.now().replace(microsecond=0)  # analysers send local time
@@ -121,9 +123,27 @@ def simulate(
         for index, batch in enumerate(messages):
             if index and faults.noise_between_messages:
                 line.write(faults.noise_between_messages)
-            sender.send_message(result_records(profile, batch, instrument_serial, at),
-                                whole_message_in_one_frame=faults.whole_message_in_one_frame)
+            _send_remembered(sender, result_records(profile, batch, instrument_serial, at),
+                             whole_message_in_one_frame=faults.whole_message_in_one_frame,
+                             pause_s=profile.link.timers.reply_s)
     finally:
         if isinstance(port, str):  # a line handed in stays open for its owner
             opened.close()
     return tubes
+
+
+SEND_ATTEMPTS = 3
+
+
+def _send_remembered(sender: Sender, records: Sequence[Record], *, whole_message_in_one_frame: bool,
+                     pause_s: float) -> None:
+    """E1381 6.5.2.3: after a reply timeout the analyser keeps the message and sends it again after a pause."""
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            sender.send_message(records, whole_message_in_one_frame=whole_message_in_one_frame)
+            return
+        except TransferAborted as aborted:
+            if aborted.reason != "timeout" or attempt == SEND_ATTEMPTS:
+                raise
+            log.warning("emulator_resending", attempt=attempt + 1, reason=str(aborted))
+            time.sleep(pause_s)

@@ -65,13 +65,16 @@ def test_six_refusals_of_one_frame_abort_the_transfer_with_eot(sender):
     assert failure.reason == "rejected" and sender.state is SenderState.FAILED
 
 
-def test_silent_receiver_gets_the_frame_again_after_fifteen_seconds(sender, clock):
+def test_a_frame_unanswered_for_fifteen_seconds_ends_the_transfer_with_eot(sender, clock):
     sender.start(FRAMES)
     sender.feed(ACK)
     clock.advance(14.9)
     assert sent(sender.poll()) == b""
     clock.advance(0.2)
-    assert sent(sender.poll()) == FRAMES[0]
+    outputs = sender.poll()
+    assert sent(outputs) == EOT  # E1381 6.5.2.3: termination phase, not a retransmission
+    (failure,) = [o for o in outputs if isinstance(o, TransferFailed)]
+    assert failure.reason == "timeout" and "frame 1" in failure.detail and sender.state is SenderState.FAILED
 
 
 def test_busy_receiver_is_asked_again_after_ten_seconds(sender, clock):
@@ -124,24 +127,49 @@ def test_bid_is_abandoned_after_repeated_busy_replies(clock):
     assert [o.reason for o in outputs if isinstance(o, TransferFailed)] == ["timeout"]
 
 
-def test_sender_and_receiver_state_machines_complete_a_transfer_with_a_lost_ack(clock):
+def test_sender_and_receiver_state_machines_complete_a_transfer_with_a_garbled_ack(clock):
     sender = LinkSender(LinkSettings(), clock)
     receiver = LinkReceiver(LinkSettings(), clock)
     to_receiver = sent(sender.start(FRAMES))
     delivered = []
-    dropped_once = False
+    garbled_once = False
     while not sender.finished:
         outputs = receiver.feed(to_receiver)
         for batch in [o for o in outputs if isinstance(o, MessagesReady)]:
             delivered.extend(batch.messages)
             outputs += receiver.commit()
         reply = sent(outputs)
-        if reply == ACK and to_receiver == FRAMES[1] and not dropped_once:
-            dropped_once = True  # the line eats our ACK; the sender times out and resends frame 2
-            clock.advance(15.1)
-            to_receiver = sent(sender.poll())
-            continue
+        if reply == ACK and to_receiver == FRAMES[1] and not garbled_once:
+            garbled_once = True  # line noise turns our ACK into another byte: a NAK to the sender (6.5.1.2)
+            reply = bytes([ACK[0] ^ 0x80])
         to_receiver = sent(sender.feed(reply)) if reply else sent(sender.poll())
     receiver.feed(to_receiver)
-    assert sender.state is SenderState.DONE
+    assert garbled_once and sender.state is SenderState.DONE
+    assert len(delivered) == 1 and [r.type for r in delivered[0].records] == ["H", "R", "L"]
+
+
+def test_a_lost_ack_ends_the_transfer_and_the_resent_message_arrives_once_and_whole(clock):
+    sender = LinkSender(LinkSettings(), clock)
+    receiver = LinkReceiver(LinkSettings(), clock)
+    delivered = []
+
+    def transfer(lose_ack_of=None):
+        to_receiver = sent(sender.start(FRAMES))
+        while not sender.finished:
+            outputs = receiver.feed(to_receiver)
+            for batch in [o for o in outputs if isinstance(o, MessagesReady)]:
+                delivered.extend(batch.messages)
+                outputs += receiver.commit()
+            reply = sent(outputs)
+            if to_receiver == lose_ack_of:
+                clock.advance(15.1)  # the ACK never arrives
+                to_receiver = sent(sender.poll())
+                continue
+            to_receiver = sent(sender.feed(reply)) if reply else sent(sender.poll())
+        receiver.feed(to_receiver)
+        return sender.state
+
+    assert transfer(lose_ack_of=FRAMES[1]) is SenderState.FAILED  # EOT mid-message: the receiver discards it
+    assert delivered == []
+    assert transfer() is SenderState.DONE  # the analyser sends the remembered message again
     assert len(delivered) == 1 and [r.type for r in delivered[0].records] == ["H", "R", "L"]

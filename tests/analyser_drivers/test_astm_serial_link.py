@@ -49,14 +49,15 @@ def specimen_ids(running) -> list[str]:
 
 class FaultyLine:
     """The analyser's line with faults: the n-th write corrupted / shortened / preceded by noise,
-    the n-th ACK from the host swallowed. Counts are 0-based over the whole test."""
+    the n-th ACK from the host swallowed or garbled into another byte. Counts are 0-based over the whole test."""
 
-    def __init__(self, line, *, corrupt=(), drop_byte_at=None, noise_before=(), swallow_acks=()):
+    def __init__(self, line, *, corrupt=(), drop_byte_at=None, noise_before=(), swallow_acks=(), garble_acks=()):
         self.line = line
         self.corrupt = set(corrupt)
         self.drop_byte_at = drop_byte_at or {}
         self.noise_before = set(noise_before)
         self.swallow_acks = set(swallow_acks)
+        self.garble_acks = set(garble_acks)
         self.writes = 0
         self.acks = 0
 
@@ -81,6 +82,8 @@ class FaultyLine:
                 self.acks += 1
                 if n in self.swallow_acks:
                     continue
+                if n in self.garble_acks:
+                    byte ^= 0x80
             out.append(byte)
         return bytes(out)
 
@@ -100,6 +103,19 @@ def send(line, fast_link, specimen_ids_to_send, **sender_options):
     sender = Sender(line, time.monotonic, fast_link, **sender_options)
     for specimen_id in specimen_ids_to_send:
         sender.send_message(tube_message(specimen_id))
+
+
+def send_as_an_analyser(line, fast_link, specimen_ids_to_send):
+    """Like an analyser: a message whose frame went unanswered (E1381 6.5.2.3) is remembered and sent again."""
+    sender = Sender(line, time.monotonic, fast_link)
+    for specimen_id in specimen_ids_to_send:
+        for attempt in range(3):
+            try:
+                sender.send_message(tube_message(specimen_id))
+                break
+            except TransferAborted as aborted:
+                assert aborted.reason == "timeout" and attempt < 2, aborted
+                time.sleep(fast_link.timers.reply_s)
 
 
 def test_loop_url_carries_bytes_written_back_to_the_reader():
@@ -166,7 +182,8 @@ def test_corrupted_frame_is_refused_and_its_resend_stored_once(pty_link, fast_li
 @pytest.mark.parametrize("position", [0, 1, 6, -5, -4, -2, -1])
 def test_dropped_byte_anywhere_in_a_frame_loses_nothing(pty_link, fast_link, position):
     running, analyser = pty_link
-    send(FaultyLine(analyser, drop_byte_at={3: position}), fast_link, ["K1", "K2"])
+    # A lost STX or ETX leaves the host waiting for the frame's end: the analyser's reply timer ends the transfer.
+    send_as_an_analyser(FaultyLine(analyser, drop_byte_at={3: position}), fast_link, ["K1", "K2"])
     running.wait_for(2)
     assert specimen_ids(running) == ["K1", "K2"]
 
@@ -187,15 +204,43 @@ def test_records_split_into_etb_frames_are_stored_whole(pty_link, fast_link, fra
     assert running.stored[0].message.records[3].value(4) == "120"
 
 
-@pytest.mark.parametrize("swallowed_ack", [2, 5])
-def test_lost_ack_causes_a_same_number_resend_that_is_not_duplicated(pty_link, fast_link, swallowed_ack):
+@pytest.mark.parametrize("garbled_ack", [2, 5])
+def test_a_garbled_ack_causes_a_same_number_resend_that_is_not_duplicated(pty_link, fast_link, garbled_ack):
     running, analyser = pty_link
-    # ACK 2 answers frame 2; ACK 5 answers the final frame, after the sink stored the message.
-    send(FaultyLine(analyser, swallow_acks=[swallowed_ack]), fast_link, ["K1", "K2"])
+    # ACK 2 answers frame 2; ACK 5 answers the final frame, after the sink stored the message. Any byte but
+    # ACK or EOT is a NAK to the sender (E1381 6.5.1.2), so it sends the same frame again.
+    send(FaultyLine(analyser, garble_acks=[garbled_ack]), fast_link, ["K1", "K2"])
     running.wait_for(2)
     time.sleep(0.05)
     assert specimen_ids(running) == ["K1", "K2"]
     assert "duplicate_frame" in [n.kind for n in running.notices]
+
+
+def test_a_lost_ack_mid_message_ends_the_transfer_and_the_message_sent_again_arrives_once(pty_link, fast_link):
+    running, analyser = pty_link
+    with pytest.raises(TransferAborted) as aborted:  # ACK 2 answers frame 2 and never arrives
+        send(FaultyLine(analyser, swallow_acks=[2]), fast_link, ["K1"])
+    assert aborted.value.reason == "timeout"
+    time.sleep(0.05)
+    assert specimen_ids(running) == []  # EOT mid-message: the host discards the incomplete message
+    send(analyser, fast_link, ["K1"])
+    running.wait_for(1)
+    assert specimen_ids(running) == ["K1"]
+
+
+def test_a_lost_final_ack_leaves_the_message_stored_and_its_resend_is_delivered_for_the_sink_to_recognise(
+    pty_link, fast_link
+):
+    running, analyser = pty_link
+    with pytest.raises(TransferAborted) as aborted:  # ACK 5 answers the final frame, sent after the sink stored it
+        send(FaultyLine(analyser, swallow_acks=[5]), fast_link, ["K1"])
+    assert aborted.value.reason == "timeout"
+    running.wait_for(1)
+    time.sleep(fast_link.timers.reply_s)  # the analyser's pause before it tries again
+    send(analyser, fast_link, ["K1"])
+    running.wait_for(2)
+    # The link cannot know the first copy was kept; fit-lab's sink recognises the copy (tests/test_results.py).
+    assert specimen_ids(running) == ["K1", "K1"]
 
 
 def test_failing_sink_leaves_the_final_frame_unacked_until_a_resend_succeeds(make_pty, start_driver, fast_link):
