@@ -164,10 +164,13 @@ def load_month(engine: Engine, month: date) -> StatsFrames:
             _without_jit(conn)
             return _typed(name, _read(conn, queries[name].format(**parts), params))
 
-    # Each table on its own connection, side by side: the database works on one while Python converts another
-    # (the four queries wait on the database for most of their time). As on one connection before, each table is
+    # PostgreSQL: each table on its own connection, side by side; the server works on one while Python converts
+    # another (the four queries wait on the server for most of their time). SQLite works inside this process, its
+    # rows built while holding the interpreter, so threads only take turns: one after another is faster there
+    # (measured over a national year: 5.8 s one by one, 7.0 s two at a time, 8.9 s four at a time). Each table is
     # read in its own snapshot (read committed; SQLite without an explicit transaction).
-    with ThreadPoolExecutor(max_workers=len(queries), thread_name_prefix="stats-read") as pool:
+    workers = 1 if dialect == "sqlite" else len(queries)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stats-read") as pool:
         typed = dict(zip(queries, pool.map(read_one, queries), strict=True))
     typed["outcomes"]["fhb_ug_per_g"] = pd.to_numeric(typed["outcomes"]["fhb_ug_per_g"])
     return StatsFrames(**typed)
