@@ -127,49 +127,52 @@ def test_bid_is_abandoned_after_repeated_busy_replies(clock):
     assert [o.reason for o in outputs if isinstance(o, TransferFailed)] == ["timeout"]
 
 
-def test_sender_and_receiver_state_machines_complete_a_transfer_with_a_garbled_ack(clock):
-    sender = LinkSender(LinkSettings(), clock)
-    receiver = LinkReceiver(LinkSettings(), clock)
+def transfer(sender, receiver, clock, delivered, line=lambda frame, reply: reply):
+    """One transfer between the two state machines; ``line(frame, reply)`` gives what reaches the sender as the
+    reply to ``frame`` (None: nothing, the sender's reply timer runs out)."""
     to_receiver = sent(sender.start(FRAMES))
-    delivered = []
-    garbled_once = False
     while not sender.finished:
         outputs = receiver.feed(to_receiver)
         for batch in [o for o in outputs if isinstance(o, MessagesReady)]:
             delivered.extend(batch.messages)
             outputs += receiver.commit()
-        reply = sent(outputs)
-        if reply == ACK and to_receiver == FRAMES[1] and not garbled_once:
-            garbled_once = True  # line noise turns our ACK into another byte: a NAK to the sender (6.5.1.2)
-            reply = bytes([ACK[0] ^ 0x80])
+        reply = line(to_receiver, sent(outputs))
+        if reply is None:
+            clock.advance(15.1)
         to_receiver = sent(sender.feed(reply)) if reply else sent(sender.poll())
     receiver.feed(to_receiver)
-    assert garbled_once and sender.state is SenderState.DONE
+    return sender.state
+
+
+def test_sender_and_receiver_state_machines_complete_a_transfer_with_a_garbled_ack(clock):
+    garbled = []
+
+    def noisy(frame, reply):  # line noise turns the ACK of frame 2 into another byte: a NAK to the sender (6.5.1.2)
+        if reply == ACK and frame == FRAMES[1] and not garbled:
+            garbled.append(frame)
+            return bytes([ACK[0] ^ 0x80])
+        return reply
+
+    delivered = []
+    state = transfer(LinkSender(LinkSettings(), clock), LinkReceiver(LinkSettings(), clock), clock, delivered,
+                     noisy)
+    assert garbled and state is SenderState.DONE
     assert len(delivered) == 1 and [r.type for r in delivered[0].records] == ["H", "R", "L"]
 
 
 def test_a_lost_ack_ends_the_transfer_and_the_resent_message_arrives_once_and_whole(clock):
-    sender = LinkSender(LinkSettings(), clock)
-    receiver = LinkReceiver(LinkSettings(), clock)
+    sender, receiver = LinkSender(LinkSettings(), clock), LinkReceiver(LinkSettings(), clock)
     delivered = []
+    lost = []
 
-    def transfer(lose_ack_of=None):
-        to_receiver = sent(sender.start(FRAMES))
-        while not sender.finished:
-            outputs = receiver.feed(to_receiver)
-            for batch in [o for o in outputs if isinstance(o, MessagesReady)]:
-                delivered.extend(batch.messages)
-                outputs += receiver.commit()
-            reply = sent(outputs)
-            if to_receiver == lose_ack_of:
-                clock.advance(15.1)  # the ACK never arrives
-                to_receiver = sent(sender.poll())
-                continue
-            to_receiver = sent(sender.feed(reply)) if reply else sent(sender.poll())
-        receiver.feed(to_receiver)
-        return sender.state
+    def losing_once(frame, reply):  # the ACK of frame 2 never arrives, once
+        if frame == FRAMES[1] and not lost:
+            lost.append(reply)
+            return None
+        return reply
 
-    assert transfer(lose_ack_of=FRAMES[1]) is SenderState.FAILED  # EOT mid-message: the receiver discards it
+    losing = transfer(sender, receiver, clock, delivered, losing_once)
+    assert losing is SenderState.FAILED  # EOT mid-message: the receiver discards it
     assert delivered == []
-    assert transfer() is SenderState.DONE  # the analyser sends the remembered message again
+    assert transfer(sender, receiver, clock, delivered) is SenderState.DONE  # the analyser sends the message again
     assert len(delivered) == 1 and [r.type for r in delivered[0].records] == ["H", "R", "L"]
