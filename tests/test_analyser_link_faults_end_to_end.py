@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,6 +23,7 @@ from analyser_drivers import (
     NOISE,
     OC_SENSOR,
     LinkFaults,
+    LinkSettings,
     Sender,
     TransferAborted,
     TransportError,
@@ -32,11 +34,14 @@ from analyser_drivers import (
 from fit_lab.db.models import AnalyserSession, Result
 from fit_lab.services import analyser
 from fit_lab.services import results as results_service
-from tests.analyser_drivers.conftest import FAST_LINK, PtyMasterLine
+from tests.analyser_drivers.conftest import FAST_TIMERS, PtyMasterLine
 from tests.api_support import make_settings
 from tests.test_analyser_end_to_end import received_kits
 
 SETTINGS = make_settings(analyser_timezone="UTC")
+# The analyser's reply timer, shortened so a lost frame is given up quickly, but long enough that a commit on a
+# loaded CI machine is never taken for silence (that made the analyser resend what was already stored).
+ANALYSER_LINK = LinkSettings(timers=replace(FAST_TIMERS, reply_s=1.5))
 NAK = 0x15
 
 
@@ -76,7 +81,7 @@ def message_for(tube):
 
 def send_until_acknowledged(line, messages, deadline_s=60.0):
     """An analyser resends each message until the host acknowledges it (a pty has no carrier to wait for)."""
-    sender = Sender(line, time.monotonic, FAST_LINK)
+    sender = Sender(line, time.monotonic, ANALYSER_LINK)
     deadline = time.monotonic() + deadline_s
     for records in messages:
         while True:
@@ -287,7 +292,7 @@ def test_a_database_down_for_longer_than_the_analyser_retries_loses_nothing_once
     with listening(engine, host_path) as reports:
         time.sleep(0.5)
         with pytest.raises(TransferAborted) as aborted:
-            Sender(line, time.monotonic, FAST_LINK).send_message(message_for(tube))
+            Sender(line, time.monotonic, ANALYSER_LINK).send_message(message_for(tube))
         assert aborted.value.reason == "rejected"  # six refusals of the final frame (E1381 6.5.1.2)
         assert stored(engine) == ([], 0)
         accept_results(engine)
@@ -329,15 +334,15 @@ def test_an_ack_that_reaches_the_analyser_too_late_makes_it_resend_and_the_copy_
         stored_message = results_service.store_message(*args, **kwargs)
         commits.append(stored_message)
         if len(commits) == 1:
-            time.sleep(FAST_LINK.timers.reply_s * 3)
+            time.sleep(ANALYSER_LINK.timers.reply_s * 3)
         return stored_message
 
     monkeypatch.setattr(analyser, "store_message", slow_to_acknowledge)
     with listening(engine, host_path) as reports:
         time.sleep(0.5)
         with pytest.raises(TransferAborted):  # no reply to the final frame within the reply timer
-            Sender(line, time.monotonic, FAST_LINK).send_message(message_for(tube))
-        time.sleep(FAST_LINK.timers.reply_s * 3)  # the analyser's pause before it tries again; the late ACK lands
+            Sender(line, time.monotonic, ANALYSER_LINK).send_message(message_for(tube))
+        time.sleep(ANALYSER_LINK.timers.reply_s * 3)  # the analyser's pause before it tries again; the late ACK lands
         assert line.read(16) == b"\x06"
         send_until_acknowledged(line, [message_for(tube)])
         time.sleep(0.2)

@@ -14,11 +14,12 @@ import pytest
 
 from analyser_drivers import Driver, LinkSettings, LinkTimers, SerialTransport, TransportError
 
-# Short sender timers so retry paths over a real pty take a fraction of a second; their values are
-# checked at full length with a ManualClock in the state-machine tests. The receiver timer stays long:
-# a test thread stalled for more than it between two frames (a loaded CI machine) made the receiver
+# Short sender timers so retry paths over a real pty take about a second; their values are checked at full
+# length with a ManualClock in the state-machine tests. The reply timer is a second: a reply timeout ends the
+# transfer (E1381 6.5.2.3), so a test thread stalled for longer (a loaded CI machine) would look like a silent
+# host. The receiver timer stays long for the same reason: a stall between two frames made the receiver
 # abandon the transfer and ignore every resend, a failure of the test and not of the link.
-FAST_TIMERS = LinkTimers(reply_s=0.3, receiver_s=5.0, contention_s=0.2, busy_s=0.05, instrument_contention_s=0.05)
+FAST_TIMERS = LinkTimers(reply_s=1.0, receiver_s=5.0, contention_s=0.2, busy_s=0.05, instrument_contention_s=0.05)
 FAST_LINK = LinkSettings(timers=FAST_TIMERS)
 
 

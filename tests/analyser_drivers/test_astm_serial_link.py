@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -288,12 +289,12 @@ def test_analyser_falling_silent_mid_message_is_timed_out_then_resent_whole(pty_
 def test_silent_host_makes_the_sender_abort_after_six_attempts(make_pty, fast_link):
     pair = make_pty()
     host = pair.open_host()  # nobody answers on the host side
-    settings = LinkSettings(timers=fast_link.timers)
+    settings = LinkSettings(timers=replace(fast_link.timers, reply_s=0.3))  # nothing to wait for: no host at all
     sender = Sender(pair.analyser, time.monotonic, settings)
     started = time.monotonic()
-    with pytest.raises(TransferAborted):
+    with pytest.raises(TransferAborted) as aborted:
         sender.send_frames([encode_frame(1, b"L|1\r", final=True)])
-    assert time.monotonic() - started < 5
+    assert aborted.value.reason == "timeout" and time.monotonic() - started < 5
     host.close()
 
 
