@@ -37,6 +37,18 @@ class Sender:
         self._link = LinkSender(self._settings, clock, role)
         self._max_frame_size = max_frame_size
         self._on_notice = on_notice
+        self._replies_may_be_late = False
+
+    def _discard_late_replies(self) -> None:
+        """After a reply timeout the receiver's answer may still come. Idle, a sender ignores all but ENQ (E1381
+        6.2.5); read now, such a late ACK would be taken as the answer to the next ENQ and shift every reply after
+        it by one frame. (A receiver's ENQ among them goes unanswered; it bids again.)"""
+        for _ in range(64):
+            try:
+                if not self._transport.read(64):
+                    return
+            except TransportError:
+                return
 
     def send_message(
         self,
@@ -56,9 +68,12 @@ class Sender:
 
     def send_frames(self, frames: Sequence[bytes]) -> None:
         """Transfer already-built frames (the emulator uses this to inject faulty frames)."""
+        if self._replies_may_be_late:
+            self._discard_late_replies()
         outputs = self._link.start(frames)
         while True:
             if self._act(outputs):
+                self._replies_may_be_late = False
                 return
             try:
                 data = self._transport.read(64)
@@ -80,5 +95,6 @@ class Sender:
             elif isinstance(output, TransferDone):
                 return True
             elif isinstance(output, TransferFailed):
+                self._replies_may_be_late = output.reason == "timeout"
                 raise TransferAborted(f"message not delivered: {output.detail}", output.reason, output.retry_after_s)
         return False

@@ -348,3 +348,29 @@ def test_an_ack_that_reaches_the_analyser_too_late_makes_it_resend_and_the_copy_
         time.sleep(0.2)
     assert len(reports) == 2 and reports[1].duplicates == 1  # the analyser's second copy, recognised
     assert_each_stored_once(engine, ids, reports)
+
+
+def test_the_emulator_sends_a_message_again_after_a_reply_timeout_and_the_copy_stores_nothing(
+    reference_loaded, known_postcodes, pty_pair, monkeypatch
+):
+    engine = reference_loaded
+    ids = received_kits(engine, known_postcodes, 2)
+    line, host_path = pty_pair
+    calls = []
+
+    def slow_first_commit(*args, **kwargs):  # the first tube's ACK leaves after the emulator's reply timer ran out
+        stored_message = results_service.store_message(*args, **kwargs)
+        calls.append(stored_message)
+        if len(calls) == 1:
+            time.sleep(ANALYSER_LINK.timers.reply_s * 1.5)
+        return stored_message
+
+    monkeypatch.setattr(analyser, "store_message", slow_first_commit)
+    impatient = replace(OC_SENSOR, link=replace(OC_SENSOR.link, timers=ANALYSER_LINK.timers))
+    with listening(engine, host_path) as reports:
+        time.sleep(0.5)
+        analyser.simulate(line, impatient, ids, SETTINGS, values=["250", "30"], with_qc=False,
+                          measured_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0))
+        time.sleep(0.2)
+    assert [r.duplicates for r in reports] == [0, 1, 0]  # the first tube, its copy, the second tube
+    assert_each_stored_once(engine, ids, reports)

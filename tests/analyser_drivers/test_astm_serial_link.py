@@ -361,3 +361,49 @@ def test_driver_listens_through_a_serial_device_server_socket_url(start_driver, 
     server.close()
     assert specimen_ids(running) == ["K7"]
     assert bytes(replies) == b"\x06" * 6
+
+
+def read_until(host, wanted: bytes, within_s: float = 5.0) -> bytes:
+    got = b""
+    deadline = time.monotonic() + within_s
+    while wanted not in got:
+        assert time.monotonic() < deadline, f"waited for {wanted!r}, got {got!r}"
+        got += host.read(64)
+    return got
+
+
+def test_a_late_ack_left_in_the_line_is_not_taken_as_the_answer_to_the_next_enq(make_pty, fast_link):
+    pair = make_pty()
+    host = pair.open_host()  # a host answered by hand, byte by byte
+    sender = Sender(pair.analyser, time.monotonic, fast_link)
+    frame = encode_frame(1, b"L|1\r", final=True)
+    aborted: list[TransferAborted] = []
+
+    def first_try() -> None:
+        try:
+            sender.send_frames([frame])
+        except TransferAborted as exc:
+            aborted.append(exc)
+
+    attempt = threading.Thread(target=first_try)
+    attempt.start()
+    read_until(host, b"\x05")
+    host.write(b"\x06")
+    read_until(host, frame)  # …and no reply until the analyser's reply timer has run out and it sent EOT
+    read_until(host, b"\x04", within_s=fast_link.timers.reply_s + 5)
+    attempt.join()
+    assert [a.reason for a in aborted] == ["timeout"]
+    host.write(b"\x06")  # the host's answer to the frame, late
+    time.sleep(0.1)
+    second = threading.Thread(target=sender.send_frames, args=([frame],))
+    second.start()
+    read_until(host, b"\x05")
+    time.sleep(0.3)
+    assert host.read(64) == b"", "the analyser sent its frame before the host answered its ENQ"
+    host.write(b"\x06")
+    read_until(host, frame)
+    host.write(b"\x06")
+    read_until(host, b"\x04")
+    second.join(timeout=5)
+    assert not second.is_alive()
+    host.close()
