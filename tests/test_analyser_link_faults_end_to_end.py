@@ -321,6 +321,19 @@ def test_the_emulator_s_link_faults_are_all_survived_by_the_listener(reference_l
     assert raw.count(b"\x02") == len(reports) + 2  # one frame per message (H…L), plus the two damaged copies
 
 
+def slow_first_store(delay_s):
+    """``results.store_message`` that waits ``delay_s`` after committing the first message, before the ACK."""
+    calls = []
+
+    def store(*args, **kwargs):
+        stored_message = results_service.store_message(*args, **kwargs)
+        calls.append(stored_message)
+        if len(calls) == 1:
+            time.sleep(delay_s)
+        return stored_message
+
+    return store
+
 def test_an_ack_that_reaches_the_analyser_too_late_makes_it_resend_and_the_copy_stores_nothing(
     reference_loaded, known_postcodes, pty_pair, monkeypatch
 ):
@@ -328,16 +341,8 @@ def test_an_ack_that_reaches_the_analyser_too_late_makes_it_resend_and_the_copy_
     ids = received_kits(engine, known_postcodes, 1)
     line, host_path = pty_pair
     (tube,) = tubes_for(ids)
-    commits = []
-
-    def slow_to_acknowledge(*args, **kwargs):  # committed, then the ACK leaves after the analyser's reply timer
-        stored_message = results_service.store_message(*args, **kwargs)
-        commits.append(stored_message)
-        if len(commits) == 1:
-            time.sleep(ANALYSER_LINK.timers.reply_s * 3)
-        return stored_message
-
-    monkeypatch.setattr(analyser, "store_message", slow_to_acknowledge)
+    # Committed, then the ACK leaves after the analyser's reply timer ran out.
+    monkeypatch.setattr(analyser, "store_message", slow_first_store(ANALYSER_LINK.timers.reply_s * 3))
     with listening(engine, host_path) as reports:
         time.sleep(0.5)
         with pytest.raises(TransferAborted):  # no reply to the final frame within the reply timer
@@ -356,16 +361,8 @@ def test_the_emulator_sends_a_message_again_after_a_reply_timeout_and_the_copy_s
     engine = reference_loaded
     ids = received_kits(engine, known_postcodes, 2)
     line, host_path = pty_pair
-    calls = []
-
-    def slow_first_commit(*args, **kwargs):  # the first tube's ACK leaves after the emulator's reply timer ran out
-        stored_message = results_service.store_message(*args, **kwargs)
-        calls.append(stored_message)
-        if len(calls) == 1:
-            time.sleep(ANALYSER_LINK.timers.reply_s * 1.5)
-        return stored_message
-
-    monkeypatch.setattr(analyser, "store_message", slow_first_commit)
+    # The first tube's ACK leaves after the emulator's reply timer ran out, before its pause to send again ends.
+    monkeypatch.setattr(analyser, "store_message", slow_first_store(ANALYSER_LINK.timers.reply_s * 1.5))
     impatient = replace(OC_SENSOR, link=replace(OC_SENSOR.link, timers=ANALYSER_LINK.timers))
     with listening(engine, host_path) as reports:
         time.sleep(0.5)
