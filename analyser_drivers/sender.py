@@ -18,8 +18,9 @@ class Sender:
     """Sends messages over `transport` with the E1381 ENQ/ACK handshake.
 
     `send_message` returns once the receiver acknowledged every frame and EOT was sent, or raises
-    `TransferAborted` (busy too long, six refusals of one frame, contention lost as the computer, line
-    lost). Timers run on `clock`; waits happen inside `transport.read` timeouts, never in a sleep.
+    `TransferAborted` (busy too long, six refusals of one frame, no reply within the reply timer, contention lost
+    as the computer, line lost); `deliver` also sends the message again after a reply timeout. Timers run on
+    `clock`; waits happen inside `transport.read` timeouts, never in a sleep.
     """
 
     def __init__(
@@ -33,6 +34,7 @@ class Sender:
         on_notice: Callable[[Notice], None] | None = None,
     ) -> None:
         self._transport = transport
+        self._clock = clock
         self._settings = settings or LinkSettings()
         self._link = LinkSender(self._settings, clock, role)
         self._max_frame_size = max_frame_size
@@ -65,6 +67,40 @@ class Sender:
             whole_message_in_one_frame=whole_message_in_one_frame,
         )
         self.send_frames(frames)
+
+    def deliver(
+        self,
+        records: Sequence[Record],
+        delimiters: Delimiters = DEFAULT_DELIMITERS,
+        *,
+        attempts: int = 3,
+        pause_s: float | None = None,
+        whole_message_in_one_frame: bool = False,
+    ) -> None:
+        """`send_message` as an analyser sends: a message whose transfer ended on a reply timeout is kept and
+        sent again after `pause_s` (default the reply timer), up to `attempts` transfers in all (E1381 6.5.2.3).
+        Any other failure, or the last timeout, raises `TransferAborted`."""
+        pause = self._settings.timers.reply_s if pause_s is None else pause_s
+        for attempt in range(1, attempts + 1):
+            try:
+                self.send_message(records, delimiters, whole_message_in_one_frame=whole_message_in_one_frame)
+                return
+            except TransferAborted as aborted:
+                if aborted.reason != "timeout" or attempt == attempts:
+                    raise
+                if self._on_notice is not None:
+                    self._on_notice(Notice("message_resent", f"sending the message again (transfer {attempt + 1}"
+                                                             f" of {attempts}): {aborted}"))
+                self._idle(pause)
+
+    def _idle(self, seconds: float) -> None:
+        """Wait on the line, ignoring what arrives (an idle sender heeds only ENQ, E1381 6.2.5)."""
+        until = self._clock() + seconds
+        while self._clock() < until:
+            try:
+                self._transport.read(64)
+            except TransportError as exc:
+                raise TransferAborted(f"line lost while waiting to send again: {exc}", "disconnected") from exc
 
     def send_frames(self, frames: Sequence[bytes]) -> None:
         """Transfer already-built frames (the emulator uses this to inject faulty frames)."""

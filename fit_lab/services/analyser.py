@@ -17,11 +17,9 @@ from analyser_drivers import (
     LinkFaults,
     ReceivedMessage,
     ReconnectingTransport,
-    Record,
     Sender,
     SerialSettings,
     SerialTransport,
-    TransferAborted,
     Transport,
     TubeResult,
     result_records,
@@ -119,31 +117,15 @@ def simulate(
     opened = SerialTransport(port, serial or profile.serial) if isinstance(port, str) else port
     line = FaultyLine(opened, faults.bad_checksum_frames)
     try:
-        sender = Sender(line, time.monotonic, profile.link, max_frame_size=profile.link.max_frame_size)
+        sender = Sender(line, time.monotonic, profile.link, max_frame_size=profile.link.max_frame_size,
+                        on_notice=lambda n: log.warning("emulator_link_notice", kind=n.kind, detail=n.detail))
         for index, batch in enumerate(messages):
             if index and faults.noise_between_messages:
                 line.write(faults.noise_between_messages)
-            _send_remembered(sender, result_records(profile, batch, instrument_serial, at),
-                             whole_message_in_one_frame=faults.whole_message_in_one_frame,
-                             pause_s=profile.link.timers.reply_s)
+            sender.deliver(result_records(profile, batch, instrument_serial, at),
+                           whole_message_in_one_frame=faults.whole_message_in_one_frame)
     finally:
         if isinstance(port, str):  # a line handed in stays open for its owner
             opened.close()
     return tubes
 
-
-SEND_ATTEMPTS = 3
-
-
-def _send_remembered(sender: Sender, records: Sequence[Record], *, whole_message_in_one_frame: bool,
-                     pause_s: float) -> None:
-    """E1381 6.5.2.3: after a reply timeout the analyser keeps the message and sends it again after a pause."""
-    for attempt in range(1, SEND_ATTEMPTS + 1):
-        try:
-            sender.send_message(records, whole_message_in_one_frame=whole_message_in_one_frame)
-            return
-        except TransferAborted as aborted:
-            if aborted.reason != "timeout" or attempt == SEND_ATTEMPTS:
-                raise
-            log.warning("emulator_resending", attempt=attempt + 1, reason=str(aborted))
-            time.sleep(pause_s)

@@ -110,13 +110,7 @@ def send_as_an_analyser(line, fast_link, specimen_ids_to_send):
     """Like an analyser: a message whose frame went unanswered (E1381 6.5.2.3) is remembered and sent again."""
     sender = Sender(line, time.monotonic, fast_link)
     for specimen_id in specimen_ids_to_send:
-        for attempt in range(3):
-            try:
-                sender.send_message(tube_message(specimen_id))
-                break
-            except TransferAborted as aborted:
-                assert aborted.reason == "timeout" and attempt < 2, aborted
-                time.sleep(fast_link.timers.reply_s)
+        sender.deliver(tube_message(specimen_id), attempts=3)
 
 
 def test_loop_url_carries_bytes_written_back_to_the_reader():
