@@ -102,7 +102,7 @@ def stored(engine):
 
 def assert_each_stored_once(engine, ids, reports, qc_messages=0):
     """Each result stored once, one journal per message the listener acknowledged. An ACK that reaches the analyser
-    after its reply timer ran out makes it send the message again (E1381 6.5.2); that copy is journaled too but must
+    after its reply timer ran out makes it send the message again (E1381 6.5.2.3); that copy is journaled too but must
     be recognised as a duplicate and store nothing."""
     results, journals = stored(engine)
     assert sorted(results) == sorted(ids)
