@@ -14,6 +14,17 @@ STATES = ("requested", "allocated", "dispatched", "reminded", "received", "analy
 TERMINAL = frozenset({"reported", "rejected", "not_returned", "cancelled"})
 # A kit in one of these is out with the patient or in the lab: the patient must not be sent another.
 IN_FLIGHT = frozenset({"requested", "allocated", "dispatched", "reminded", "received", "analysed", "resulted"})
+# The states a kit may be created in: allocated (a replacement or repeat waiting for a batch), or dispatched (made
+# and posted in one dispatch batch).
+INITIAL = frozenset({"allocated", "dispatched"})
+# Out with the patient: the failsafe reminds and then closes these.
+WITH_PATIENT = frozenset({"dispatched", "reminded"})
+# Reception may receive a kit in these (a kit closed as not returned still counts when it comes back).
+RECEIVABLE = frozenset({"dispatched", "reminded", "not_returned"})
+# Still out with the patient or not yet posted: cancelling a batch voids these.
+VOIDABLE = frozenset({"allocated", "dispatched", "reminded"})
+# The sample has been tested: reception must not test it again.
+TESTED = frozenset({"analysed", "resulted", "reported"})
 
 _ALLOWED: dict[str, frozenset[str]] = {
     "requested": frozenset({"allocated", "cancelled"}),
@@ -35,6 +46,11 @@ _WORDS = {
     "reported": "has already been reported",
     "not_returned": "was closed as not returned",
 }
+
+
+def check_initial(specimen_id: str, state: str) -> None:
+    if state not in INITIAL:
+        raise StateError(f"Kit {specimen_id} cannot start as {state}.")
 
 
 def check_transition(specimen_id: str, current: str, target: str) -> None:

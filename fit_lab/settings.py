@@ -62,6 +62,14 @@ class Settings(BaseSettings):
                                      description="Results held (QC) should be released or repeated within this")
     positive_ack_days: int = Field(default=2, ge=0,
                                    description="Positive letters the GP has not acknowledged after this are chased")
+    no_result_ack_days: int = Field(default=5, ge=0, description="No-result letters (kit not returned, kit "
+                                    "rejected) the GP has not acknowledged after this are chased")
+    unmatched_alert_hours: int = Field(default=24, ge=1, description="An analyser result still unmatched after "
+                                       "this many hours is an alert (one whose value would refer, at once)")
+    failsafe_schedule: bool = Field(default=True, description="Run the daily failsafe inside fit-lab serve (at "
+                                    "start-up, then each day); off only where cron runs `fit-lab failsafe run`")
+    failsafe_check_every_s: float = Field(default=600.0, gt=0, le=3600,
+                                          description="How often fit-lab serve checks whether today's run is done")
     # Analysers (issue: analyser driver).
     analyser_timezone: str = Field(default="Europe/London", description="Time zone of the analysers' clocks")
     qc_targets_file: Path | None = Field(default=None, description="QC targets YAML (default: shipped example)")

@@ -41,7 +41,9 @@ class ApiWorld:
 
 
 def make_settings(**overrides: object) -> Settings:
-    values: dict[str, object] = {"secret_key": "test-secret-key-for-the-suite-0123456789", "dev_mode": False}
+    # The daily failsafe is started by the test that is about it, never behind another test's back.
+    values: dict[str, object] = {"secret_key": "test-secret-key-for-the-suite-0123456789", "dev_mode": False,
+                                 "failsafe_schedule": False}
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

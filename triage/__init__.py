@@ -4,7 +4,7 @@ Plain values in, plain values out: no database, no clock, no globals. See ``tria
 policy files and ``triage/templates/`` for the letter templates a lab may edit.
 """
 
-from triage.decide import IntakeAlert, intake_alerts, triage
+from triage.decide import IntakeAlert, intake_alerts, refer_without_fit, triage
 from triage.errors import (
     LetterDataError,
     LetterError,
@@ -35,6 +35,7 @@ from triage.outcome import Action, FhbInterpretation, TriageOutcome, interpret_f
 from triage.policy import (
     INDETERMINATE_BAND,
     NO_VALID_RESULT_BAND,
+    NOT_TESTED_BAND,
     Band,
     ClinicalOverride,
     ThresholdPolicy,
@@ -46,6 +47,7 @@ from triage.ranking import ColonoscopyCandidate, RankedCandidate, rank_for_colon
 
 __all__ = [
     "INDETERMINATE_BAND",
+    "NOT_TESTED_BAND",
     "NO_VALID_RESULT_BAND",
     "PLACEHOLDERS",
     "Action",
@@ -88,6 +90,7 @@ __all__ = [
     "parse_policy",
     "parse_template",
     "rank_for_colonoscopy",
+    "refer_without_fit",
     "render_letter",
     "triage",
 ]

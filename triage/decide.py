@@ -10,6 +10,7 @@ from triage.outcome import Action, TriageOutcome
 from triage.policy import (
     INDETERMINATE_BAND,
     NO_VALID_RESULT_BAND,
+    NOT_TESTED_BAND,
     CensoredRule,
     ClinicalOverride,
     ThresholdPolicy,
@@ -210,3 +211,39 @@ def intake_alerts(facts: ReferralFacts, policy: ThresholdPolicy) -> tuple[Intake
     ]
     alerts.sort(key=lambda alert: (not alert.do_not_wait_for_fit, alert.priority))
     return tuple(alerts)
+
+
+def refer_without_fit(facts: ReferralFacts, policy: ThresholdPolicy) -> TriageOutcome | None:
+    """The outcome for a referral that must not wait for a FIT, or None when no flag of ``policy`` says so.
+
+    A do-not-wait flag (the policy's ``do_not_wait_for_fit``: with the shipped policies a rectal mass, an anal
+    mass or anal ulceration; NICE DG56 1.1) means the patient is referred now on the suspected-cancer pathway
+    and is never posted a kit. The priority is the most urgent of the flags' overrides.
+    """
+    alerts = intake_alerts(facts, policy)
+    urgent = [alert for alert in alerts if alert.do_not_wait_for_fit]
+    if not urgent:
+        return None
+    priority = min(alert.priority for alert in alerts)
+    reasons = " ".join(alert.message for alert in urgent)
+    names = ", ".join(alert.flag.description for alert in urgent)
+    return TriageOutcome(
+        action=Action.REFER,
+        band=NOT_TESTED_BAND,
+        band_label="Not tested: referred without FIT on a red flag",
+        band_rank=-1,
+        priority=priority,
+        explanation=(
+            f"Under policy {policy.version}: the referral records {names}, which must not wait for a FIT. "
+            f"{reasons} Decision: {Action.REFER.description} now, no FIT kit is sent (priority {priority})."
+        ),
+        policy_version=policy.version,
+        referral_threshold_ug_per_g=policy.referral_threshold_ug_per_g,
+        method="",
+        comparator=None,
+        fhb_ug_per_g=None,
+        error_code=None,
+        flags=facts.flags,
+        rules_applied=tuple(f"override:{alert.flag.value}" for alert in urgent),
+        do_not_wait_for_fit=True,
+    )

@@ -23,7 +23,9 @@ _SLUG = r"^[a-z][a-z0-9_]*$"
 # Band names triage gives to results that fall in no band; a policy band may not take them.
 INDETERMINATE_BAND = "indeterminate"
 NO_VALID_RESULT_BAND = "no_valid_result"
-RESERVED_BAND_NAMES = (INDETERMINATE_BAND, NO_VALID_RESULT_BAND)
+# A referral with a do-not-wait flag is referred without a FIT: it has no result to place in a band.
+NOT_TESTED_BAND = "not_tested"
+RESERVED_BAND_NAMES = (INDETERMINATE_BAND, NO_VALID_RESULT_BAND, NOT_TESTED_BAND)
 # Priority 1 is seen first. Nine levels keep the stored key a single sortable character.
 _Priority = Field(ge=1, le=9)
 

@@ -7,7 +7,7 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 
-from triage.decide import triage
+from triage.decide import refer_without_fit, triage
 from triage.errors import NoPolicyForMethodError, PolicyConflictError, PolicyError
 from triage.measurement import Measurement, ReferralFacts
 from triage.outcome import TriageOutcome
@@ -70,6 +70,29 @@ class PolicySet:
                 f"the earliest starts {first.isoformat()}",
             )
         return max(in_force, key=lambda p: p.effective_from)
+
+    def in_force(self, on: date) -> tuple[ThresholdPolicy, ...]:
+        """Each method's policy in force on ``on`` (once each, in version order)."""
+        chosen: dict[str, ThresholdPolicy] = {}
+        for method in self.methods:
+            try:
+                policy = self.policy_for(method, on)
+            except NoPolicyForMethodError:
+                continue
+            chosen[policy.version] = policy
+        return tuple(chosen[version] for version in sorted(chosen))
+
+    def refer_without_fit(self, facts: ReferralFacts, on: date) -> TriageOutcome | None:
+        """The red-flag outcome for a referral received on ``on``, if any policy in force says it must not wait.
+
+        At intake the analyser method is not known yet, so the referral is referred without a FIT when the
+        policy of any method in force says so (the safe direction).
+        """
+        for policy in self.in_force(on):
+            outcome = refer_without_fit(facts, policy)
+            if outcome is not None:
+                return outcome
+        return None
 
     def triage(self, measurement: Measurement, facts: ReferralFacts, on: date) -> TriageOutcome:
         """Triage with the policy for the measurement's method in force on ``on`` (the analysis date)."""

@@ -1,6 +1,10 @@
-"""The FastAPI application: API under /api/v1, OpenAPI at /docs."""
+"""The FastAPI application: API under /api/v1, OpenAPI at /docs, and the daily failsafe in the background."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.engine import Engine
@@ -8,25 +12,50 @@ from sqlalchemy.engine import Engine
 from fit_lab.api import errors, openapi
 from fit_lab.api.limits import BodySizeLimit
 from fit_lab.api.routes import auth, dispatch, kits, outcomes, referrals, results, stats
+from fit_lab.clock import Clock, system_clock
 from fit_lab.db.engine import make_engine
+from fit_lab.services.failsafe import FailsafeReport
+from fit_lab.services.scheduler import start_daily_failsafe
 from fit_lab.settings import Settings, get_settings
 from fit_lab.startup import check_startup
 from fit_lab.web import router as web_router
 from fit_lab.web import static_files
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, engine: Engine | None = None, *,
+               clock: Clock = system_clock) -> FastAPI:
+    """The service. While it is served (its lifespan), the daily failsafe runs in the background unless
+    ``settings.failsafe_schedule`` is off; ``clock`` is the time it runs by (injected by tests)."""
     settings = settings or get_settings()
     check_startup(settings)
     engine = engine or make_engine(settings.database_url)
+    chosen: Settings = settings
+    served_engine: Engine = engine
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        def checked(day: date, report: FailsafeReport | None) -> None:
+            app.state.failsafe_checks.append((day, report is not None))  # (day, whether this process ran it)
+
+        stop = start_daily_failsafe(served_engine, chosen, clock=clock, on_check=checked) \
+            if chosen.failsafe_schedule else None
+        try:
+            yield
+        finally:
+            if stop is not None:
+                stop()
+
     app = FastAPI(
         title="fit-lab",
         version="0.1.0",
         description="Postal FIT testing: referral intake, kits, results, triage and statistics.",
         docs_url="/docs",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.clock = clock
+    app.state.failsafe_checks = []
     errors.install(app)
     api = APIRouter(prefix="/api/v1")
     api.include_router(auth.router)

@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.engine import Engine
 
+from fit_lab.clock import Clock, system_clock
 from fit_lab.errors import Forbidden, NotAuthenticated
 from fit_lab.principal import Principal
 from fit_lab.services import users
@@ -25,8 +26,14 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
+def get_clock(request: Request) -> Clock:
+    """The service's clock (the system's, or the one a test served the app with)."""
+    return getattr(request.app.state, "clock", system_clock)  # type: ignore[no-any-return]
+
+
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
 def current_principal(

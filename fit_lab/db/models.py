@@ -111,7 +111,8 @@ class Referral(SQLModel, table=True):
     abdominal_mass: bool = False
     rectal_mass: bool = False
     clinical_concern: bool = False
-    # awaiting_kit → in_progress → resulted → closed; on_hold when a person must decide (kit already in flight).
+    # fit_lab.referral_states: awaiting_kit → in_progress → resulted | closed; on_hold when a person must decide;
+    # red_flag when the patient is referred at once without a FIT. Written only by services.lifecycle.
     status: str = Field(default="awaiting_kit", max_length=20)
     hold_reason: str | None = Field(default=None, max_length=400)
     related_referral_id: int | None = Field(default=None, foreign_key="referral.id")
@@ -121,6 +122,12 @@ class Referral(SQLModel, table=True):
     created_by: str = Field(max_length=100)
     closed_at: datetime | None = _ts(nullable=True)
     closed_reason: str | None = Field(default=None, max_length=400)
+    # The colonoscopy list (fit_lab.referral_states.LIST_STATES): None while waiting to be booked.
+    list_state: str | None = Field(default=None, max_length=16)
+    list_booked_for: date | None = None
+    list_state_at: datetime | None = _ts(nullable=True)
+    list_state_by: str | None = Field(default=None, max_length=100)
+    list_note: str | None = Field(default=None, max_length=400)
 
 
 class IntakeRejection(SQLModel, table=True):
@@ -308,8 +315,9 @@ class Letter(SQLModel, table=True):
     practice_id: int = Field(foreign_key="practice.id", index=True)
     kit_id: int | None = Field(default=None, foreign_key="kit.id")
     outcome_id: int | None = Field(default=None, foreign_key="triage_outcome.id", index=True)
-    # reassurance | positive | amended | kit_rejected | not_returned
-    kind: str = Field(max_length=16)
+    # triage.LetterKind: reassurance | positive | no_valid_result | amended | kit_rejected | kit_rejected_closed |
+    # not_returned | red_flag
+    kind: str = Field(max_length=30)
     policy_version: str | None = Field(default=None, max_length=40)
     created_at: datetime = _ts()
     pdf: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
@@ -367,3 +375,21 @@ class AuditEvent(SQLModel, table=True):
     practice_id: int | None = None
     outcome: str = Field(default="ok", max_length=20)  # ok | denied | not_found | unauthenticated
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class FailsafeRun(SQLModel, table=True):
+    """One run of the failsafe: when, who started it, what it did and what it found open.
+
+    ``daily_key`` is the day for the scheduled run inside ``fit-lab serve`` (unique: several server processes run
+    it once a day between them), and None for a run by hand (``fit-lab failsafe run``).
+    """
+
+    __tablename__ = "failsafe_run"
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(index=True)
+    daily_key: date | None = Field(default=None, unique=True)
+    trigger: str = Field(max_length=20)  # scheduled | command
+    worker: str = Field(max_length=100)
+    started_at: datetime = _ts()
+    finished_at: datetime = _ts()
+    summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -97,10 +97,15 @@ def record_many(
     detail: dict[str, Any] | None = None,
     clock: Clock = system_clock,
 ) -> int:
-    """One audit row per (entity_id, practice_id), in one round trip: used by bulk import."""
+    """One audit row per (entity_id, practice_id), in one round trip: used by bulk import.
+
+    Inside ``batched`` the rows join the batch, so the trail keeps the order the changes were made in."""
     at = clock()
     rows = [_row(actor, action, entity, eid, at, pid, "ok", detail) for eid, pid in items]
-    if rows:
+    batch = session.info.get(_BATCH)
+    if batch is not None:
+        batch.extend(rows)
+    elif rows:
         session.execute(insert(AuditEvent), rows)
     return len(rows)
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, literal, null, select, union_all
@@ -19,7 +20,7 @@ from fit_lab.db.engine import transaction
 from fit_lab.db.models import Kit, Referral, Result
 from fit_lab.errors import NotFound
 from fit_lab.principal import Principal
-from fit_lab.services import audit
+from fit_lab.services import audit, failsafe
 from fit_lab.settings import Settings
 
 # "Today" at the bench is the lab's local day, not UTC's (an English lab: BST is UTC+1 from March to October).
@@ -90,22 +91,24 @@ def _results(status: str, reason_column) -> TileQuery:  # type: ignore[no-untype
     return query
 
 
-def _received_not_analysed(now: datetime, settings: Settings) -> Select:  # type: ignore[type-arg]
-    limit = now - timedelta(days=settings.analysis_target_days)
-    return _rows(Kit.referral_id, Kit.specimen_id, Kit.state, Kit.received_at,
-                 literal(f"not analysed within {settings.analysis_target_days} days of receipt")).where(
-        Kit.state == "received", Kit.received_at < limit)
+def _red_flags(now: datetime, settings: Settings) -> Select:  # type: ignore[type-arg]
+    return _rows(Referral.id, null(), Referral.status, Referral.received_at,
+                 literal("referred without FIT: GP told to refer now")).where(Referral.status == "red_flag")
 
 
-# The seam for the failsafe (issue 6): each rule is a TileQuery of the LIST_COLUMNS shape naming one kind of
-# overdue item (kits not returned, results not reported, referrals held too long...). Add the failsafe's rules to
-# this tuple; the overdue count and its list are the union of all of them.
-OVERDUE_RULES: tuple[TileQuery, ...] = (_received_not_analysed,)
+# Tiles worked out by the failsafe's own rules (one place per rule): every overdue item and every open alert.
+ComputedTile = Callable[[Engine, datetime, Settings], list["ListRow"]]
 
 
-def _overdue(now: datetime, settings: Settings) -> Select:  # type: ignore[type-arg]
-    queries = [rule(now, settings) for rule in OVERDUE_RULES]
-    return queries[0] if len(queries) == 1 else union_all(*queries)  # type: ignore[return-value]
+def _overdue_rows(engine: Engine, now: datetime, settings: Settings) -> list[ListRow]:
+    return [ListRow(o.referral_id, o.specimen_id, o.state, o.since,
+                    f"{o.days_overdue} days overdue (due {o.due:%d %b %Y})")
+            for o in failsafe.overdue(engine, now.date(), settings)]
+
+
+def _alert_rows(engine: Engine, now: datetime, settings: Settings) -> list[ListRow]:
+    return [ListRow(a.referral_id, a.specimen_id or None, a.kind, a.since or a.due, a.message)
+            for a in failsafe.open_alerts(engine, settings=settings, clock=lambda: now)]
 
 
 @dataclass(frozen=True)
@@ -126,8 +129,32 @@ TILES: dict[str, _TileSpec] = {
                             _results("held", Result.held_reason)),
     "unmatched_results": _TileSpec("Unmatched results", "Analyser results that match no kit",
                                    _results("unmatched", Result.unmatched_reason)),
-    "overdue": _TileSpec("Overdue", "Items past their target time: act on these first", _overdue),
+    "red_flags": _TileSpec("Red flags", "Referred at once without FIT (rectal or anal mass, anal ulceration)",
+                           _red_flags),
 }
+COMPUTED: dict[str, tuple[str, str, ComputedTile]] = {
+    "alerts": ("Failsafe alerts", "Open alerts: unmatched results, letters not acknowledged, results held or late",
+               _alert_rows),
+    "overdue": ("Overdue", "Items past their target time in any state: act on these first", _overdue_rows),
+}
+
+
+@dataclass(frozen=True)
+class FailsafeStatus:
+    """When the failsafe last ran and what it did (counts only)."""
+
+    ran_at: datetime | None
+    day: date | None
+    trigger: str | None
+    worker: str | None
+    summary: dict[str, Any]
+
+
+def failsafe_status(engine: Engine) -> FailsafeStatus:
+    run = failsafe.last_run(engine)
+    if run is None:
+        return FailsafeStatus(None, None, None, None, {})
+    return FailsafeStatus(run.finished_at, run.day, run.trigger, run.worker, dict(run.summary))
 
 
 def tiles(engine: Engine, *, settings: Settings, clock: Clock = system_clock) -> list[Tile]:
@@ -137,17 +164,26 @@ def tiles(engine: Engine, *, settings: Settings, clock: Clock = system_clock) ->
               for spec in TILES.values()]
     with transaction(engine) as session:
         values = session.execute(select(*counts)).one()
+    computed = [Tile(name, label, description, len(rows(engine, now, settings)))
+                for name, (label, description, rows) in COMPUTED.items()]
     return [Tile(name, spec.label, spec.description, int(value))
-            for (name, spec), value in zip(TILES.items(), values, strict=True)]
+            for (name, spec), value in zip(TILES.items(), values, strict=True)] + computed
 
 
 def tile_list(engine: Engine, name: str, *, actor: Principal, settings: Settings, limit: int,
               clock: Clock = system_clock) -> TileList:
     """The rows behind one tile, oldest first (at most ``limit``); the read is audited."""
+    now = clock()
+    if name in COMPUTED:
+        label, description, rows_of = COMPUTED[name]
+        every = rows_of(engine, now, settings)
+        with transaction(engine) as session:
+            audit.record(session, actor, "read", "dashboard_list", name,
+                         detail={"rows": min(len(every), limit), "total": len(every)}, clock=clock)
+        return TileList(Tile(name, label, description, len(every)), every[:limit])
     spec = TILES.get(name)
     if spec is None:
         raise NotFound("dashboard list", name)
-    now = clock()
     query = spec.query(now, settings).subquery()
     with transaction(engine) as session:
         total = session.execute(select(func.count()).select_from(query)).scalar_one()

@@ -23,13 +23,12 @@ from sqlmodel import Session
 
 import labels
 from fit_lab.clock import Clock, system_clock
-from fit_lab.db.bulk import insert_then_find
 from fit_lab.db.engine import transaction
 from fit_lab.db.models import DispatchBatch, Kit, Patient, Practice, Referral
 from fit_lab.errors import FieldProblem, NotFound, StateError, ValidationError
-from fit_lab.kit_states import IN_FLIGHT, check_transition
+from fit_lab.kit_states import IN_FLIGHT, VOIDABLE
 from fit_lab.principal import Principal
-from fit_lab.services import audit
+from fit_lab.services import audit, lifecycle
 from fit_lab.services.referrals import for_update
 from fit_lab.services.specimens import allocate_specimen_ids
 from fit_lab.settings import Settings
@@ -43,7 +42,6 @@ DEFAULT_ZPL_DPI = 203
 # The files of a batch; each is rendered only when asked for.
 PARTS = ("labels", "letters", "return_labels", "manifest")
 # Kits that are still out with the patient (or not yet posted) can be voided; the others have come back.
-VOIDABLE = ("allocated", "dispatched", "reminded")
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ZPL_PROGRESS_STEP = 100  # kits rendered between progress reports
@@ -86,37 +84,28 @@ def create_batch(
         claimed = _claim_referrals(session, (limit or MAX_BATCH) - len(replacements))
         printable, held = _check_printable(claimed)
         if not printable and not replacements:
-            _hold(session, held, actor, clock)
+            _hold(session, held, actor, now)
             return BatchCreated(None, 0, held)
         batch = DispatchBatch(created_at=now, created_by=actor.username, label_format=label_format,
                               kit_count=len(printable) + len(replacements))
         session.add(batch)
         session.flush()
-        for kit in replacements:
-            check_transition(kit.specimen_id, kit.state, "dispatched")
-            kit.state, kit.state_changed_at, kit.dispatched_at = "dispatched", now, now
-            kit.dispatch_batch_id, kit.version = batch.id, kit.version + 1
-        audit.record_many(session, actor, "transition", "kit", [(k.id, None) for k in replacements],
-                          detail={"to": "dispatched", "dispatch_batch_id": batch.id, "replacement": True},
-                          clock=clock)
+        lifecycle.move_kits(session, replacements, "dispatched", actor=actor, now=now,
+                            detail={"dispatch_batch_id": batch.id, "replacement": True},
+                            dispatched_at=now, dispatch_batch_id=batch.id)
         specimen_ids = allocate_specimen_ids(session, len(printable), now)
         kit_rows = [
-            {"specimen_id": specimen_id, "referral_id": row["referral_id"],
-             "dispatch_batch_id": batch.id, "state": "dispatched", "state_changed_at": now, "allocated_at": now,
-             "dispatched_at": now, "version": 1}
+            {"specimen_id": specimen_id, "referral_id": row["referral_id"], "dispatch_batch_id": batch.id,
+             "allocated_at": now, "dispatched_at": now}
             for specimen_id, row in zip(specimen_ids, printable, strict=True)
         ]
-        kit_ids = insert_then_find(session, Kit, kit_rows, ("specimen_id",))
-        session.execute(
-            update(Referral)
-            .where(Referral.id.in_([r["referral_id"] for r in printable]))  # type: ignore[union-attr]
-            .values(status="in_progress")
-        )
-        _hold(session, held, actor, clock)
+        lifecycle.create_kits(session, kit_rows, "dispatched", actor=actor, now=now,
+                              practice_ids=[int(r["practice_id"]) for r in printable],  # type: ignore[call-overload]
+                              detail={"dispatch_batch_id": batch.id})
+        lifecycle.move_referrals(session, [int(r["referral_id"]) for r in printable],  # type: ignore[call-overload]
+                                 "in_progress", actor=actor, now=now, why=f"kit posted in dispatch batch {batch.id}")
+        _hold(session, held, actor, now)
         audit.record(session, actor, "create", "dispatch_batch", batch.id, detail={"kits": len(printable)}, clock=clock)
-        audit.record_many(session, actor, "transition", "kit",
-                          [(kid, r["practice_id"]) for kid, r in zip(kit_ids, printable, strict=True)],
-                          detail={"to": "dispatched", "dispatch_batch_id": batch.id}, clock=clock)
         return BatchCreated(batch.id, len(printable) + len(replacements), held)
 
 
@@ -174,11 +163,10 @@ def _check_printable(rows: list[dict[str, object]]) -> tuple[list[dict[str, obje
     return good, held
 
 
-def _hold(session: Session, held: list[tuple[int, str]], actor: Principal, clock: Clock) -> None:
+def _hold(session: Session, held: list[tuple[int, str]], actor: Principal, now: datetime) -> None:
     for referral_id, reason in held:
-        session.execute(update(Referral).where(Referral.id == referral_id)  # type: ignore[arg-type]
-                        .values(status="on_hold", hold_reason=reason[:400]))
-        audit.record(session, actor, "update", "referral", referral_id, detail={"on_hold": reason}, clock=clock)
+        lifecycle.move_referrals(session, [referral_id], "on_hold", actor=actor, now=now, why=reason,
+                                 hold_reason=reason)
 
 
 @dataclass
@@ -394,23 +382,14 @@ def cancel_batch(
         if not voided:
             raise StateError(f"Dispatch batch {batch_id} cannot be cancelled: none of its {len(kits)} kits can be "
                              "voided (all have come back to the lab or were closed).")
-        for kit in voided:
-            check_transition(kit.specimen_id, kit.state, "cancelled")
-            kit.state, kit.state_changed_at, kit.cancelled_at, kit.version = "cancelled", now, now, kit.version + 1
-            kit.cancel_reason = f"batch cancelled: {reason}"[:400]
-        requeued, held = _requeue(session, voided, batch_id)
+        lifecycle.move_kits(session, voided, "cancelled", actor=actor, now=now, why=f"batch cancelled: {reason}",
+                            cancelled_at=now, cancel_reason=f"batch cancelled: {reason}"[:400])
+        _requeue(session, voided, batch_id, actor, now)
         batch.status, batch.cancelled_at, batch.cancel_reason = "cancelled", now, reason
         batch.cancelled_by = actor.username
         audit.record(session, actor, "cancel", "dispatch_batch", batch_id, clock=clock, detail={
             "reason": reason, "kits_voided": len(voided),
             "not_voided": [{"specimen_id": k.specimen_id, "state": k.state} for k in not_voided]})
-        audit.record_many(session, actor, "transition", "kit", [(k.id, None) for k in voided],
-                          detail={"to": "cancelled", "reason": reason}, clock=clock)
-        audit.record_many(session, actor, "update", "referral", [(r, None) for r in requeued],
-                          detail={"to": "awaiting_kit", "dispatch_batch_cancelled": batch_id}, clock=clock)
-        audit.record_many(session, actor, "update", "referral", [(r, None) for r in held],
-                          detail={"on_hold": held_reason(batch_id), "dispatch_batch_cancelled": batch_id},
-                          clock=clock)
     return BatchCancelled(batch_id, len(voided), not_voided)
 
 
@@ -419,7 +398,7 @@ def held_reason(batch_id: int) -> str:
             "a kit: decide which one to send")
 
 
-def _requeue(session: Session, voided: list[Kit], batch_id: int) -> tuple[list[int], list[int]]:
+def _requeue(session: Session, voided: list[Kit], batch_id: int, actor: Principal, now: datetime) -> None:
     """Referrals whose kit was voided go back to the queue, unless another kit of theirs is still live, or the
     patient already has a referral waiting for a kit (then this one is held: one kit per patient in the post)."""
     voided_ids = {k.id for k in voided}
@@ -439,10 +418,7 @@ def _requeue(session: Session, voided: list[Kit], batch_id: int) -> tuple[list[i
     for referral_id, patient_id in sorted(candidates.items()):
         (held if patient_id in seen else requeued).append(referral_id)
         seen.add(patient_id)
-    if requeued:
-        session.execute(update(Referral).where(Referral.id.in_(requeued))  # type: ignore[union-attr]
-                        .values(status="awaiting_kit"))
-    if held:
-        session.execute(update(Referral).where(Referral.id.in_(held))  # type: ignore[union-attr]
-                        .values(status="on_hold", hold_reason=held_reason(batch_id)))
-    return requeued, held
+    lifecycle.move_referrals(session, requeued, "awaiting_kit", actor=actor, now=now,
+                             why=f"dispatch batch {batch_id} was cancelled: back in the queue for a kit")
+    lifecycle.move_referrals(session, held, "on_hold", actor=actor, now=now, why=held_reason(batch_id),
+                             hold_reason=held_reason(batch_id))

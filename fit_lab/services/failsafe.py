@@ -21,25 +21,33 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, exists, or_, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 import triage
+from fit_lab import referral_states
 from fit_lab.clock import Clock, system_clock
 from fit_lab.db.engine import transaction
-from fit_lab.db.models import Kit, Letter, Referral, TriageOutcome
+from fit_lab.db.models import FailsafeRun, Kit, Letter, Referral, TriageOutcome
 from fit_lab.errors import FieldProblem, ValidationError
 from fit_lab.kit_states import IN_FLIGHT
 from fit_lab.logs import get_logger
 from fit_lab.principal import Principal
-from fit_lab.services import audit, letters
-from fit_lab.services.kits import transition
+from fit_lab.services import audit, letters, lifecycle
+from fit_lab.services.failsafe_alerts import (
+    Alert,
+    no_result_letters_not_acknowledged,
+    specimens_with_unmatched_results,
+    unmatched_results,
+)
 from fit_lab.settings import Settings
 
 log = get_logger(__name__)
 _CHUNK = 1000  # bound IN-lists: SQLite limits the number of bound parameters in one statement
+SCHEDULER = Principal("system:failsafe", "lab")
+_SCHEDULE_LOCK = 0x6669_7466  # pg_advisory_xact_lock key of the daily run ("fitf")
 
 
 @dataclass(frozen=True)
@@ -52,20 +60,6 @@ class KitActedOn:
     dispatched_on: date
     letter_id: int
     referral_closed: bool = False
-
-
-@dataclass(frozen=True)
-class Alert:
-    """Something in the lab is late. Alerts are shown to staff; they do not change any state."""
-
-    kind: str  # not_analysed | not_released | not_reported | positive_not_acknowledged
-    referral_id: int
-    kit_id: int
-    specimen_id: str
-    due: date
-    days_late: int
-    message: str
-    since: date | None = None  # the day the kit or letter started waiting
 
 
 @dataclass(frozen=True)
@@ -136,20 +130,83 @@ def run_failsafe(
     now = clock()
     if today > now.date():
         raise ValidationError([FieldProblem("today", f"{today} is in the future; the failsafe cannot run ahead")])
-    with transaction(engine) as session, audit.batched(session):
+    with transaction(engine) as session:
+        report = _run(session, today, actor=actor, settings=settings, now=now, clock=clock)
+        _log_run(session, report, trigger="command", worker=actor.username, started=now, finished=clock())
+    return report
+
+
+def run_scheduled(engine: Engine, *, settings: Settings, clock: Clock, worker: str) -> FailsafeReport | None:
+    """Today's run by the scheduler inside ``fit-lab serve``, unless another server process has done it.
+
+    Once a day between all processes: on PostgreSQL an advisory lock held by this transaction makes a second
+    process wait, and then it finds the day's run row and does nothing (on SQLite the write lock taken at BEGIN
+    does the same). The unique ``daily_key`` is the last guard. Returns None when the day was already done.
+    """
+    now = clock()
+    today = now.date()
+    with transaction(engine) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEDULE_LOCK})
+        done = session.execute(select(col(FailsafeRun.id)).where(col(FailsafeRun.daily_key) == today)).first()
+        if done is not None:
+            return None
+        report = _run(session, today, actor=SCHEDULER, settings=settings, now=now, clock=clock)
+        _log_run(session, report, trigger="scheduled", worker=worker, started=now, finished=clock(), daily=True)
+    return report
+
+
+def _run(session: Session, today: date, *, actor: Principal, settings: Settings, now: datetime,
+         clock: Clock) -> FailsafeReport:
+    with audit.batched(session):
         reminded = _send_reminders(session, today, actor=actor, settings=settings, now=now, clock=clock)
         closed = _close_not_returned(session, today, actor=actor, settings=settings, now=now, clock=clock)
-        alerts = _analysis_alerts(session, today, settings) + released_not_reported(session, today, settings)
+        alerts = _alerts(session, today, now, settings)
         late = _overdue(session, today, settings)
         report = FailsafeReport(today, reminded, closed, alerts, late)
         if report.changed_anything:
-            # Only a run that acted leaves a trace: a second run on the same day must change nothing at all.
+            # Only a run that acted leaves an audit trace: a second run on the same day changes no patient's record.
             audit.record(session, actor, "failsafe_run", "failsafe", today.isoformat(), clock=clock,
                          detail={"reminded": len(reminded), "not_returned": len(closed),
                                  "referrals_closed": sum(k.referral_closed for k in closed)})
     log.info("failsafe_run", today=today.isoformat(), reminded=len(reminded), not_returned=len(closed),
              alerts=len(alerts), overdue=len(late))
     return report
+
+
+def _log_run(session: Session, report: FailsafeReport, *, trigger: str, worker: str, started: datetime,
+             finished: datetime, daily: bool = False) -> None:
+    """The run log the dashboard shows: when it ran, what it did, what it found open (counts, no patient data)."""
+    kinds: dict[str, int] = {}
+    for alert in report.alerts:
+        kinds[alert.kind] = kinds.get(alert.kind, 0) + 1
+    session.add(FailsafeRun(day=report.today, daily_key=report.today if daily else None, trigger=trigger,
+                            worker=worker[:100], started_at=started, finished_at=finished, summary={
+                                "reminded": len(report.reminded), "not_returned": len(report.not_returned),
+                                "referrals_closed": sum(k.referral_closed for k in report.not_returned),
+                                "alerts": len(report.alerts), "alerts_by_kind": kinds,
+                                "overdue": len(report.overdue)}))
+
+
+def last_run(engine: Engine) -> FailsafeRun | None:
+    """The most recent run, scheduled or by hand."""
+    with transaction(engine) as session:
+        return session.execute(select(FailsafeRun).order_by(col(FailsafeRun.started_at).desc(),
+                                                            col(FailsafeRun.id).desc()).limit(1)).scalar_one_or_none()
+
+
+def open_alerts(engine: Engine, *, settings: Settings, clock: Clock = system_clock) -> list[Alert]:
+    """Every alert open now (reads only: the dashboard's list), most late first."""
+    now = clock()
+    today = now.date()
+    with transaction(engine) as session:
+        alerts = _alerts(session, today, now, settings)
+    return sorted(alerts, key=lambda a: (-a.days_late, a.kind, a.specimen_id))
+
+
+def _alerts(session: Session, today: date, now: datetime, settings: Settings) -> list[Alert]:
+    return (_analysis_alerts(session, today, settings) + released_not_reported(session, today, settings)
+            + unmatched_results(session, now, settings) + no_result_letters_not_acknowledged(session, today, settings))
 
 
 def _send_reminders(session: Session, today: date, *, actor: Principal, settings: Settings, now: datetime,
@@ -159,14 +216,16 @@ def _send_reminders(session: Session, today: date, *, actor: Principal, settings
     kits = _claim(session, select(Kit).where(
         col(Kit.state) == "dispatched",
         _on_or_before(col(Kit.dispatched_at), today - timedelta(days=days)),
+        col(Kit.specimen_id).notin_(specimens_with_unmatched_results()),  # tested, not scanned: an alert instead
     ))
+    why = f"not returned {days} days after dispatch: patient reminded"
+    on_time = [kit for kit in kits if _dispatched_on(kit) + timedelta(days=days) >= today]
+    lifecycle.move_kits(session, on_time, "reminded", actor=actor, now=now, why=why, reminded_at=now)
     for kit in kits:
         due = _dispatched_on(kit) + timedelta(days=days)
-        why = f"not returned {days} days after dispatch: patient reminded"
-        if due < today:
-            why += f" (due {due}, sent late)"
-        transition(session, kit, "reminded", actor=actor, now=now, why=why, clock=clock)
-        kit.reminded_at = now
+        if due < today:  # the job did not run that day: said in the audit trail
+            lifecycle.move_kit(session, kit, "reminded", actor=actor, now=now, why=f"{why} (due {due}, sent late)",
+                               reminded_at=now)
     # Letters after all the state changes, so the kit updates are flushed together rather than one by one, and
     # the letters themselves in one INSERT, their patients loaded in one query.
     letters.load_contexts(session, [kit.referral_id for kit in kits])
@@ -191,11 +250,11 @@ def _close_not_returned(session: Session, today: date, *, actor: Principal, sett
     kits = _claim(session, select(Kit).where(
         col(Kit.state) == "reminded",
         _on_or_before(col(Kit.dispatched_at), today - timedelta(days=days)),
+        # A kit an unmatched result names came back and was tested: never closed as not returned (an alert).
+        col(Kit.specimen_id).notin_(specimens_with_unmatched_results()),
     ))
     why = f"not returned {days} days after dispatch: GP told to safety-net the patient"
-    for kit in kits:
-        transition(session, kit, "not_returned", actor=actor, now=now, why=why, clock=clock)
-        kit.not_returned_at = now
+    lifecycle.move_kits(session, kits, "not_returned", actor=actor, now=now, why=why, not_returned_at=now)
     closed_referrals = _close_referrals(session, kits, actor=actor, now=now, clock=clock)
     letters.load_contexts(session, [kit.referral_id for kit in kits])
     written = []
@@ -225,14 +284,12 @@ def _close_referrals(session: Session, kits: list[Kit], *, actor: Principal, now
                 col(Referral.status) != "closed",
                 ~exists().where(col(other.referral_id) == col(Referral.id), col(other.state).in_(IN_FLIGHT)),
             ))]
-    if closing:  # one executemany (ORM bulk update by primary key), not a statement per referral
-        session.execute(update(Referral), [
-            {"id": referral_id, "status": "closed", "closed_at": now,
-             "closed_reason": f"kit {specimen_of[referral_id]} not returned: GP told to safety-net the patient"}
-            for referral_id, _ in closing])
-    audit.record_many(session, actor, "update", "referral", closing,
-                      detail={"status": "closed", "why": "kit not returned"}, clock=clock)
-    return {referral_id for referral_id, _ in closing}
+    closed = lifecycle.move_referrals(
+        session, [referral_id for referral_id, _ in closing], "closed", actor=actor, now=now,
+        why="kit not returned", only_from=referral_states.KIT_SENT, closed_reasons={
+            referral_id: f"kit {specimen_of[referral_id]} not returned: GP told to safety-net the patient"
+            for referral_id, _ in closing})
+    return set(closed)
 
 
 def _analysis_due(received_at: datetime, collected: date | None, settings: Settings) -> date:
@@ -302,10 +359,12 @@ def released_not_reported(session: Session, today: date, settings: Settings) -> 
                    _on_or_before(col(Letter.created_at), today - timedelta(days=settings.positive_ack_days + 1)))
             .order_by(col(Letter.id))):
         due = row.created_at.date() + timedelta(days=settings.positive_ack_days)
-        alerts.append(Alert("positive_not_acknowledged", row.referral_id, row.kit_id or 0, row.specimen_id or "",
+        what = f"positive result letter L{row.id} (kit {row.specimen_id})" if row.kit_id else \
+            f"red-flag letter L{row.id} (referral {row.referral_id}, referred without a FIT)"
+        alerts.append(Alert("positive_not_acknowledged", row.referral_id, row.kit_id, row.specimen_id or "",
                             due, (today - due).days,
-                            f"positive result letter L{row.id} (kit {row.specimen_id}) is not acknowledged by the "
-                            "practice: telephone the practice so the patient is referred", row.created_at.date()))
+                            f"{what} is not acknowledged by the practice: telephone the practice so the patient is "
+                            "referred", row.created_at.date()))
     return alerts
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
+from fit_lab import referral_states
 from fit_lab.clock import Clock, system_clock
 from fit_lab.db.bulk import insert_then_find
 from fit_lab.db.engine import transaction
@@ -31,14 +32,16 @@ from fit_lab.intake.csv_rows import ROW_NUMBERING, read_referral_csv
 from fit_lab.intake.validate import ReferralInput, validate_referral
 from fit_lab.logs import get_logger
 from fit_lab.principal import Principal
-from fit_lab.services import audit, deprivation
+from fit_lab.services import audit, deprivation, lifecycle, outcomes
 from fit_lab.services.referrals import for_update
+from fit_lab.settings import Settings, get_settings
 
 __all__ = ["ROW_NUMBERING", "ImportReport", "RowOutcome", "create_referral", "import_csv"]
 
 log = get_logger("fit_lab.intake")
 _CHUNK = 900
-OPEN_REFERRAL_STATES = ("awaiting_kit", "in_progress", "on_hold")
+RED_FLAG_MESSAGE = ("RED FLAG: refer now on the suspected lower-GI cancer pathway; no FIT kit will be sent "
+                    "(the GP's letter says so)")
 # Two intakes racing for one patient (or one new NHS number) on PostgreSQL: the loser's insert fails on a unique
 # key, or the database breaks a deadlock; the whole unit of work is run again and then sees the winner's rows, so
 # the loser's referral ends "duplicate" or "on hold" instead of a server error. Bounded: a real fault still raises.
@@ -63,6 +66,7 @@ class RowOutcome:
     status: str  # accepted | duplicate | rejected
     referral_id: int | None = None
     on_hold: bool = False
+    red_flag: bool = False
     message: str | None = None
     problems: list[FieldProblem] = field(default_factory=list)
 
@@ -70,6 +74,8 @@ class RowOutcome:
         out: dict[str, Any] = {"row": self.row, "status": self.status, "referral_id": self.referral_id}
         if self.on_hold:
             out["on_hold"] = True
+        if self.red_flag:
+            out["red_flag"] = True
         if self.message:
             out["message"] = self.message
         if self.problems:
@@ -86,6 +92,7 @@ class ImportReport:
     rejected: int
     on_hold: int
     outcomes: list[RowOutcome]
+    red_flags: int = 0
 
     def rejected_rows(self) -> list[RowOutcome]:
         return [o for o in self.outcomes if o.status == "rejected"]
@@ -102,6 +109,7 @@ def import_csv(
     source: str,
     actor: Principal,
     clock: Clock = system_clock,
+    settings: Settings | None = None,
 ) -> ImportReport:
     """A CSV batch. Each row is numbered by the line it starts on in the file (``ROW_NUMBERING``)."""
     parsed = read_referral_csv(data)
@@ -114,13 +122,18 @@ def import_csv(
         clock=clock,
         batch=(filename, hashlib.sha256(data).hexdigest()),
         refused=refused,
+        settings=settings or get_settings(),
     )
 
 
 def create_referral(
-    engine: Engine, raw: Mapping[str, Any], *, actor: Principal, clock: Clock = system_clock
+    engine: Engine, raw: Mapping[str, Any], *, actor: Principal, clock: Clock = system_clock,
+    settings: Settings | None = None,
 ) -> RowOutcome:
-    report = _intake(engine, [(None, dict(raw))], actor=actor, source="api", clock=clock, batch=None)
+    """One referral. ``settings`` (the policies that decide red flags, the letters' lab details) default to the
+    environment's for callers outside the service (scripts, tests)."""
+    report = _intake(engine, [(None, dict(raw))], actor=actor, source="api", clock=clock, batch=None,
+                     settings=settings or get_settings())
     outcome = report.outcomes[0]
     if outcome.status == "rejected":
         raise ValidationError(outcome.problems)
@@ -135,6 +148,7 @@ def _intake(
     source: str,
     clock: Clock,
     batch: tuple[str, str] | None,
+    settings: Settings,
     refused: list[tuple[int, dict[str, Any], list[FieldProblem]]] | None = None,
 ) -> ImportReport:
     now = clock()
@@ -158,12 +172,12 @@ def _intake(
     for attempt in range(1, _ATTEMPTS + 1):
         for item in good:
             item.outcome.status, item.outcome.problems, item.outcome.referral_id = "pending", [], None
-            item.outcome.on_hold, item.outcome.message = False, None
+            item.outcome.on_hold, item.outcome.red_flag, item.outcome.message = False, False, None
         for outcome, _ in invalid:
             outcome.message = None
         try:
             batch_id = _store(engine, outcomes, good, invalid, actor=actor, source=source, clock=clock,
-                              batch=batch, now=now)
+                              batch=batch, now=now, settings=settings)
             break
         except DBAPIError as exc:
             if attempt == _ATTEMPTS or not _lost_race(exc):
@@ -172,7 +186,7 @@ def _intake(
     counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("accepted", "duplicate", "rejected")}
     on_hold = sum(1 for o in outcomes if o.on_hold)
     return ImportReport(batch_id, len(outcomes), counts["accepted"], counts["duplicate"], counts["rejected"],
-                        on_hold, outcomes)
+                        on_hold, outcomes, sum(1 for o in outcomes if o.red_flag))
 
 
 @dataclass
@@ -201,6 +215,7 @@ def _store(
     clock: Clock,
     batch: tuple[str, str] | None,
     now: datetime,
+    settings: Settings,
 ) -> int | None:
     """One unit of work: store the good rows, keep the bad ones, count them on the import batch."""
     with transaction(engine) as session:
@@ -215,7 +230,7 @@ def _store(
                 rejected.append((item.outcome, item.raw))
             else:
                 still_good.append(item)
-        rejected += _store_accepted(session, still_good, practices, actor, source, batch_id, now, clock)
+        rejected += _store_accepted(session, still_good, practices, actor, source, batch_id, now, clock, settings)
         _store_rejections(session, rejected, batch_id, source, actor, now, clock)
         counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("accepted", "duplicate", "rejected")}
         if batch_id is not None:
@@ -275,8 +290,12 @@ def _store_accepted(
     batch_id: int | None,
     now: datetime,
     clock: Clock,
+    settings: Settings,
 ) -> list[tuple[RowOutcome, dict[str, Any]]]:
     """Store the rows that are new referrals; returns the rows refused here (a reference naming another patient).
+
+    A referral with a do-not-wait flag of a policy in force (NICE DG56 1.1) is created ``red_flag``: never posted a
+    kit, referred now with its outcome and the GP's letter written in this same transaction.
 
     The patients are locked first (PostgreSQL), so every later read in this unit of work (earlier referrals,
     referrals still open) sees what a concurrent intake for the same patient committed before it.
@@ -329,33 +348,32 @@ def _store_accepted(
             {k: v for k, v in values.items() if k != "created_at"}))
     patient_id_of = {nhs: p["id"] for nhs, p in patients.items()} | ids
 
-    referral_rows = []
-    for outcome, r, practice_id in pending:
+    policy_set = outcomes.policies(settings)
+    referral_rows, statuses, red_flags = [], [], []
+    for index, (outcome, r, practice_id) in enumerate(pending):
         patient_id = patient_id_of[r.nhs_number]
         in_flight = open_patients.get(patient_id)
+        red_flag = policy_set.refer_without_fit(outcomes.facts_for(r), now.date())
         status, hold_reason = "awaiting_kit", None
-        if in_flight is not None:
+        if red_flag is not None:
+            status, outcome.red_flag, outcome.message = "red_flag", True, RED_FLAG_MESSAGE
+            red_flags.append((index, red_flag))
+        elif in_flight is not None:
             status = "on_hold"
             hold_reason = f"patient already has referral {in_flight} open with a kit requested or in flight"
             outcome.on_hold, outcome.message = True, hold_reason
         else:
             open_patients[patient_id] = -1  # a later row of this file for the same patient is held too
-        referral_rows.append(_referral_values(r, practice_id, patient_id, status, hold_reason, in_flight,
-                                              source, batch_id, actor, now))
-    referral_ids = insert_then_find(session, Referral, referral_rows, ("patient_id", "practice_id", "referral_date"))
-    for (outcome, _, _), referral_id in zip(pending, referral_ids, strict=True):
-        outcome.referral_id = referral_id
+        statuses.append((status, hold_reason))
+        referral_rows.append(_referral_values(r, practice_id, patient_id, in_flight, source, batch_id, actor, now))
     audit.record_many(session, actor, "create", "patient", [(i, None) for i in ids.values()], clock=clock)
     audit.record_many(session, actor, "update", "patient", [(i, None) for i in changed_patients], clock=clock)
-    audit.record_many(
-        session,
-        actor,
-        "create",
-        "referral",
-        [(rid, row["practice_id"]) for rid, row in zip(referral_ids, referral_rows, strict=True)],
-        detail={"source": source, "import_batch_id": batch_id},
-        clock=clock,
-    )
+    referral_ids = lifecycle.create_referrals(session, referral_rows, statuses, actor=actor, now=now,
+                                              detail={"source": source, "import_batch_id": batch_id})
+    for (outcome, _, _), referral_id in zip(pending, referral_ids, strict=True):
+        outcome.referral_id = referral_id
+    outcomes.report_red_flags(session, [(referral_ids[index], decision) for index, decision in red_flags],
+                              actor=actor, settings=settings, now=now)
     return refused
 
 
@@ -416,7 +434,7 @@ def _patients_with_open_referrals(session: Session, patient_ids: list[int]) -> d
         found = session.execute(
             select(Referral.patient_id, Referral.id).where(
                 Referral.patient_id.in_(chunk),  # type: ignore[attr-defined]
-                Referral.status.in_(OPEN_REFERRAL_STATES),  # type: ignore[attr-defined]
+                Referral.status.in_(referral_states.OPEN),  # type: ignore[attr-defined]
             ).order_by(Referral.id)  # type: ignore[arg-type]
         )
         for pid, rid in found:
@@ -449,8 +467,6 @@ def _referral_values(
     r: ReferralInput,
     practice_id: int,
     patient_id: int,
-    status: str,
-    hold_reason: str | None,
     related: int | None,
     source: str,
     batch_id: int | None,
@@ -470,8 +486,6 @@ def _referral_values(
         "abdominal_mass": r.abdominal_mass,
         "rectal_mass": r.rectal_mass,
         "clinical_concern": r.clinical_concern,
-        "status": status,
-        "hold_reason": hold_reason,
         "related_referral_id": related if related and related > 0 else None,
         "source": "csv" if source.startswith("csv") else "api",
         "import_batch_id": batch_id,

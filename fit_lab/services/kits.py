@@ -1,4 +1,4 @@
-"""Reception: receiving and rejecting returned kits. Every change of state goes through ``transition``."""
+"""Reception: receiving and rejecting returned kits. Every change of state goes through ``lifecycle``."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from fit_lab.clock import Clock, system_clock
 from fit_lab.db.engine import transaction
 from fit_lab.db.models import Kit, Patient, Referral
 from fit_lab.errors import FieldProblem, NotFound, StateError, ValidationError
-from fit_lab.kit_states import check_transition
+from fit_lab.kit_states import RECEIVABLE, TESTED
 from fit_lab.principal import Principal
-from fit_lab.services import audit, letters
+from fit_lab.services import audit, letters, lifecycle
 from fit_lab.services.specimens import allocate_specimen_ids
 from fit_lab.settings import Settings
 
@@ -34,7 +34,6 @@ REJECTION_REASONS: dict[str, str] = {
     "wrong_device": "the sample was not taken with the FIT device the lab sent",
     "other": "other",
 }
-RECEIVABLE = ("dispatched", "reminded", "not_returned")
 
 
 @dataclass(frozen=True)
@@ -53,18 +52,6 @@ class KitAtBench:
     replacement_specimen_id: str | None = None
     already: bool = False
     message: str = ""
-
-
-def transition(session: Session, kit: Kit, target: str, *, actor: Principal, now: datetime, why: str | None = None,
-               clock: Clock = system_clock) -> None:
-    """Move a kit to ``target`` if the state table allows it, and audit who, when and why."""
-    check_transition(kit.specimen_id, kit.state, target)
-    before = kit.state
-    kit.state, kit.state_changed_at, kit.version = target, now, kit.version + 1
-    detail = {"from": before, "to": target}
-    if why:
-        detail["why"] = why
-    audit.record(session, actor, "transition", "kit", kit.id, detail=detail, clock=clock)
 
 
 @dataclass(frozen=True)
@@ -110,7 +97,7 @@ def _refuse_unreceivable(kit: Kit) -> None:
     if kit.state == "cancelled":
         raise StateError(f"Kit {kit.specimen_id} was VOIDED ({kit.cancel_reason or 'cancelled'}). Do not test it: "
                          "put it aside for a scientist.")
-    if kit.state in ("analysed", "resulted", "reported"):
+    if kit.state in TESTED:
         raise StateError(f"Kit {kit.specimen_id} has already been analysed. Do not test it again: put it aside.")
     if kit.state == "rejected":
         raise StateError(f"Kit {kit.specimen_id} was already rejected on {kit.rejected_at:%d %b %Y} "
@@ -147,8 +134,8 @@ def receive_kit(
                                message=f"Already received {when} by {kit.received_by}. Nothing changed.")
         _refuse_unreceivable(kit)
         late = kit.state == "not_returned"
-        transition(session, kit, "received", actor=actor, now=now, clock=clock)
-        kit.received_at, kit.received_by, kit.collection_date = now, actor.username, collection_date
+        lifecycle.move_kit(session, kit, "received", actor=actor, now=now, received_at=now,
+                           received_by=actor.username, collection_date=collection_date)
         if late:
             _reopen(session, kit, actor, now, clock)
         reason = date_problem(kit, collection_date, now.date(), settings)
@@ -161,12 +148,12 @@ def receive_kit(
 def _reopen(session: Session, kit: Kit, actor: Principal, now: datetime, clock: Clock) -> None:
     """A kit closed as not returned came back after all: its referral is live again and will get a result letter."""
     referral = session.get(Referral, kit.referral_id)
-    assert referral is not None
+    if referral is None:
+        raise NotFound("referral", kit.referral_id)
     if referral.status == "closed":
         was = referral.closed_reason
-        referral.status, referral.closed_at, referral.closed_reason = "in_progress", None, None
-        audit.record(session, actor, "reopen", "referral", referral.id, practice_id=referral.practice_id,
-                     detail={"why": "kit returned after being closed as not returned", "was": was}, clock=clock)
+        lifecycle.move_referral(session, referral, "in_progress", actor=actor, now=now,
+                                why=f"kit {kit.specimen_id} returned after being closed as not returned ({was})")
 
 
 def reject_kit(
@@ -184,8 +171,8 @@ def reject_kit(
         kit = scanned.kit
         _refuse_unreceivable(kit)
         if kit.state in RECEIVABLE:
-            transition(session, kit, "received", actor=actor, now=now, clock=clock)
-            kit.received_at, kit.received_by = now, actor.username
+            lifecycle.move_kit(session, kit, "received", actor=actor, now=now, received_at=now,
+                               received_by=actor.username)
         replacement = _reject(session, kit, reason, note, actor=actor, settings=settings, now=now, clock=clock)
         return _bench_view(scanned, message=f"REJECTED: {REJECTION_REASONS[reason]}.", replacement=replacement)
 
@@ -193,25 +180,25 @@ def reject_kit(
 def _reject(session: Session, kit: Kit, reason: str, note: str | None, *, actor: Principal, settings: Settings,
             now: datetime, clock: Clock) -> str | None:
     """Reject, allocate the replacement (joins the next dispatch batch) and write the GP's letter."""
-    transition(session, kit, "rejected", actor=actor, now=now, why=reason, clock=clock)
-    kit.rejected_at, kit.reject_reason, kit.reject_note = now, reason, note
+    lifecycle.move_kit(session, kit, "rejected", actor=actor, now=now, why=reason, rejected_at=now,
+                       reject_reason=reason, reject_note=note)
     replacement: str | None = None
     if settings.replacement_kits:
         (specimen_id,) = allocate_specimen_ids(session, 1, now)
-        new = Kit(specimen_id=specimen_id, referral_id=kit.referral_id, state="allocated",
-                  state_changed_at=now, allocated_at=now, replaces_kit_id=kit.id)
-        session.add(new)
-        session.flush()
-        replacement = new.specimen_id
-        audit.record(session, actor, "create", "kit", new.id, detail={"replaces": kit.specimen_id}, clock=clock)
+        replacement = lifecycle.create_kit(session, specimen_id=specimen_id, referral_id=kit.referral_id,
+                                           actor=actor, now=now, replaces=kit,
+                                           why=f"replacement for kit rejected ({reason})").specimen_id
+        kind = triage.LetterKind.KIT_REJECTED
     else:
         referral = session.get(Referral, kit.referral_id)
-        assert referral is not None
-        referral.status, referral.closed_at = "closed", now
-        referral.closed_reason = f"kit rejected ({reason}); no replacement sent: GP told"
+        if referral is None:
+            raise NotFound("referral", kit.referral_id)
+        lifecycle.move_referral(session, referral, "closed", actor=actor, now=now,
+                                why=f"kit rejected ({reason}); no replacement sent: GP told")
+        kind = triage.LetterKind.KIT_REJECTED_CLOSED
     words = REJECTION_REASONS[reason] + (f" ({note})" if note else "")
     data = letters.letter_data(session, kit.referral_id, settings, now.date(), kit=kit, rejection_reason=words)
-    letter = letters.store_gp_letter(session, triage.LetterKind.KIT_REJECTED, data, referral_id=kit.referral_id,
-                                     kit_id=kit.id, now=now, settings=settings)
-    audit.record(session, actor, "create", "letter", letter.id, detail={"kind": "kit_rejected"}, clock=clock)
+    letter = letters.store_gp_letter(session, kind, data, referral_id=kit.referral_id, kit_id=kit.id, now=now,
+                                     settings=settings)
+    audit.record(session, actor, "create", "letter", letter.id, detail={"kind": kind.value}, clock=clock)
     return replacement

@@ -18,8 +18,9 @@ from sqlmodel import Session
 
 import triage
 from fit_lab.db.models import Kit, Letter, Referral, Result, TriageOutcome
+from fit_lab.intake.validate import ReferralInput
 from fit_lab.principal import Principal
-from fit_lab.services import audit, letters
+from fit_lab.services import audit, letters, lifecycle
 from fit_lab.services.specimens import allocate_specimen_ids
 from fit_lab.settings import Settings
 
@@ -39,7 +40,7 @@ def policies(settings: Settings) -> triage.PolicySet:
     return _policies(str(settings.policy_dir) if settings.policy_dir else None)
 
 
-def facts_for(referral: Referral) -> triage.ReferralFacts:
+def facts_for(referral: Referral | ReferralInput) -> triage.ReferralFacts:
     flags = {
         triage.ClinicalFlag.IDA: referral.iron_deficiency_anaemia,
         triage.ClinicalFlag.ABDOMINAL_MASS: referral.abdominal_mass,
@@ -107,8 +108,6 @@ def _report(session: Session, items: list[_Report], actor: Principal, settings: 
             ) -> list[TriageOutcome]:
     """Outcomes, then letters, then audit rows and state changes: each phase one flush for all the items (an
     outcome's id goes into its letter, a letter's id into the outcome's audit row)."""
-    from fit_lab.services.kits import transition  # kits → letters → … → outcomes: imported when first used
-
     if not items:
         return []
     letters.load_contexts(session, [item.kit.referral_id for item in items])
@@ -138,12 +137,14 @@ def _report(session: Session, items: list[_Report], actor: Principal, settings: 
                      detail={"action": row.action, "band": row.band, "policy_version": row.policy_version,
                              "letter_id": letter.id}, clock=lambda: now)
         if item.kit.state == "resulted":
-            transition(session, item.kit, "reported", actor=actor, now=now, clock=lambda: now)
+            lifecycle.move_kit(session, item.kit, "reported", actor=actor, now=now)
         if decision.action is triage.Action.REPEAT:
             repeats.append((item.kit, referral))
-            referral.status = "in_progress"
+            lifecycle.move_referral(session, referral, "in_progress", actor=actor, now=now,
+                                    why=f"no valid result from kit {item.kit.specimen_id}: a repeat kit is sent")
         else:
-            referral.status = "resulted"
+            lifecycle.move_referral(session, referral, "resulted", actor=actor, now=now,
+                                    why=f"{decision.action.value} (policy {decision.policy_version})")
     _repeat_kits(session, repeats, actor, now)
     return [row for _, _, _, row in decided]
 
@@ -173,17 +174,45 @@ def _repeat_kits(session: Session, repeats: list[tuple[Kit, Referral]], actor: P
         return
     with session.no_autoflush:  # the serials need nothing pending written first
         specimen_ids = allocate_specimen_ids(session, len(repeats), now)
-    new_kits = []
     for specimen_id, (kit, referral) in zip(specimen_ids, repeats, strict=True):
-        new = Kit(specimen_id=specimen_id, referral_id=referral.id, state="allocated",  # type: ignore[arg-type]
-                  state_changed_at=now, allocated_at=now, replaces_kit_id=kit.id)
-        session.add(new)
-        new_kits.append((new, kit))
-    session.flush()
-    for new, kit in new_kits:
-        audit.record(session, actor, "create", "kit", new.id, detail={"repeat_of": kit.specimen_id},
-                     clock=lambda: now)
+        lifecycle.create_kit(session, specimen_id=specimen_id, referral_id=int(referral.id or 0), actor=actor,
+                             now=now, replaces=kit, why=f"repeat of {kit.specimen_id}: no valid result")
 
 
 def supersede(session: Session, outcome: TriageOutcome, now: datetime) -> None:
     outcome.is_current, outcome.superseded_at = False, now
+
+
+def report_red_flags(session: Session, red_flags: Sequence[tuple[int, triage.TriageOutcome]], *, actor: Principal,
+                     settings: Settings, now: datetime) -> list[TriageOutcome]:
+    """Store the outcome and the GP's RED FLAG letter of referrals referred without a FIT (created ``red_flag``).
+
+    The outcome is an ordinary current "refer" outcome with no result, so the patient is on the colonoscopy list
+    (at the flags' priority) and the letter is chased like a positive one until the practice acknowledges it.
+    """
+    if not red_flags:
+        return []
+    letters.load_contexts(session, [referral_id for referral_id, _ in red_flags])
+    rows = []
+    for referral_id, decision in red_flags:
+        row = TriageOutcome(referral_id=referral_id, result_id=None, action=decision.action.value,
+                            band=decision.band, priority_key=decision.priority_key, explanation=decision.explanation,
+                            policy_version=decision.policy_version, detail=outcome_to_json(decision), created_at=now)
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    letters.store_template_versions(session, {triage.LetterKind.RED_FLAG}, settings, now)
+    written = []
+    for (referral_id, decision), row in zip(red_flags, rows, strict=True):
+        words = " and ".join(flag.description for flag in decision.overridden_by) or "a red flag"
+        data = letters.letter_data(session, referral_id, settings, now.date(), policy_version=decision.policy_version,
+                                   letter_reference=f"O{row.id}", red_flags=words)
+        written.append(letters.store_gp_letter(session, triage.LetterKind.RED_FLAG, data, referral_id=referral_id,
+                                               kit_id=None, now=now, outcome_id=row.id, settings=settings,
+                                               flush=False))
+    session.flush()
+    for row, letter in zip(rows, written, strict=True):
+        audit.record(session, actor, "create", "triage_outcome", row.id, practice_id=letter.practice_id,
+                     detail={"action": row.action, "band": row.band, "policy_version": row.policy_version,
+                             "letter_id": letter.id, "red_flag": True}, clock=lambda: now)
+    return rows

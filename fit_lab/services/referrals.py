@@ -17,7 +17,7 @@ from fit_lab.db.engine import transaction
 from fit_lab.db.models import IntakeRejection, Kit, Patient, Practice, Referral
 from fit_lab.errors import FieldProblem, Forbidden, NotFound, StateError, ValidationError
 from fit_lab.principal import Principal
-from fit_lab.services import audit
+from fit_lab.services import audit, lifecycle
 
 PATIENT_DATA_ROLES = frozenset({"lab", "scientist", "admin", "gp"})
 # Who settles what intake could not: holds and refused rows are the lab's worklist (rows may hold identifiers).
@@ -215,13 +215,14 @@ def release_hold(
                 raise StateError(
                     f"Referral {referral_id} cannot be queued: referral {waiting[0]} for the same patient is already "
                     "waiting for a kit. Close this one, or queue it after that kit has been posted.")
-            referral.status, referral.hold_reason = "awaiting_kit", None
+            lifecycle.move_referral(session, referral, "awaiting_kit", actor=actor, now=now,
+                                    why=f"released from hold: {reason}")
             message = f"Referral {referral_id} is queued for a kit"
             if others:
                 message += f"; the patient also has referral {min(others)} with a kit out, so a second kit will go"
         else:
-            referral.status, referral.hold_reason = "closed", None
-            referral.closed_at, referral.closed_reason = now, f"closed from hold: {reason}"[:MAX_REASON_LENGTH]
+            lifecycle.move_referral(session, referral, "closed", actor=actor, now=now,
+                                    why=f"closed from hold: {reason}"[:MAX_REASON_LENGTH])
             message = f"Referral {referral_id} is closed: no kit will be sent for it"
         audit.record(session, actor, "release_hold", "referral", referral_id, practice_id=referral.practice_id,
                      detail={"decision": decision, "reason": reason, "was_on_hold": was}, clock=clock)

@@ -13,8 +13,8 @@ from fit_lab.db.models import Kit, Result, TriageOutcome
 from fit_lab.errors import FieldProblem, Forbidden, NotFound, StateError, ValidationError
 from fit_lab.principal import Principal
 from fit_lab.qc.targets import load_targets
-from fit_lab.services import audit, outcomes
-from fit_lab.services.kits import _reject, transition
+from fit_lab.services import audit, lifecycle, outcomes
+from fit_lab.services.kits import _reject
 from fit_lab.services.results import TOO_OLD, _place, profile_for_method, qc_levels, release
 from fit_lab.settings import Settings
 
@@ -107,9 +107,8 @@ def release_held(engine: Engine, result_id: int, *, actor: Principal, settings: 
         kit = session.get(Kit, result.kit_id)
         assert kit is not None
         if kit.state == "received":  # held because the sample was too old: the scientist accepts the analysis
-            transition(session, kit, "analysed", actor=actor, now=now, why="held result released by a scientist",
-                       clock=clock)
-            kit.analysed_at = now
+            lifecycle.move_kit(session, kit, "analysed", actor=actor, now=now,
+                               why="held result released by a scientist", analysed_at=now)
         release(session, result, kit, actor, now, clock, settings, automatic=False)
         audit.record(session, actor, "release", "result", result_id, detail={"held_reason": result.held_reason},
                      clock=clock)

@@ -41,8 +41,7 @@ from fit_lab.principal import Principal
 from fit_lab.qc.history import qc_gate, qc_window
 from fit_lab.qc.westgard import QcTarget, evaluate
 from fit_lab.qc.window import QcWindow
-from fit_lab.services import audit, letters, outcomes
-from fit_lab.services.kits import transition
+from fit_lab.services import audit, letters, lifecycle, outcomes
 from fit_lab.settings import Settings
 
 ANALYSER = Principal("analyser", "system")
@@ -408,8 +407,7 @@ def _decide(session: Session, result: Result, kit: Kit, settings: Settings, acto
     result.kit_id, result.unmatched_reason = kit.id, None
     too_old = sample_age_problem(kit, result, profile, settings)
     if too_old is None:
-        transition(session, kit, "analysed", actor=actor, now=now, clock=clock)
-        kit.analysed_at = now
+        lifecycle.move_kit(session, kit, "analysed", actor=actor, now=now, analysed_at=now)
     hold = "; ".join(reason for reason in (too_old, qc_hold()) if reason)
     if hold:
         result.status, result.held_reason = "held", hold[:200]
@@ -434,8 +432,8 @@ def _place(session: Session, result: Result, kit: Kit, settings: Settings, repor
 def _mark_released(session: Session, result: Result, kit: Kit, actor: Principal, now: datetime, clock: Clock, *,
                    automatic: bool) -> None:
     result.status, result.released_at, result.released_by = "released", now, actor.username
-    transition(session, kit, "resulted", actor=actor, now=now, why="released automatically" if automatic
-               else "released by a scientist", clock=clock)
+    lifecycle.move_kit(session, kit, "resulted", actor=actor, now=now,
+                       why="released automatically" if automatic else "released by a scientist")
 
 
 def release(session: Session, result: Result, kit: Kit, actor: Principal, now: datetime, clock: Clock,

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from fit_lab.api.deps import EngineDep, SettingsDep
+from fit_lab.api.deps import ClockDep, EngineDep, SettingsDep
 from fit_lab.errors import FieldProblem, FitLabError, NotFound, StateError, ValidationError
 from fit_lab.services import dashboard, kits
 from fit_lab.settings import Settings
@@ -146,12 +146,16 @@ def new_tray(visit: Staff, settings: SettingsDep, csrf: FormText = "") -> Respon
 
 
 @router.get("/dashboard")
-def lab_dashboard(request: Request, visit: Staff, engine: EngineDep, settings: SettingsDep) -> Response:
-    tiles = dashboard.tiles(engine, settings=settings)
-    return render(request, "dashboard.html", {"visit": visit, "tiles": tiles})
+def lab_dashboard(request: Request, visit: Staff, engine: EngineDep, settings: SettingsDep,
+                  clock: ClockDep) -> Response:
+    tiles = dashboard.tiles(engine, settings=settings, clock=clock)
+    return render(request, "dashboard.html", {"visit": visit, "tiles": tiles,
+                                              "failsafe": dashboard.failsafe_status(engine)})
 
 
 @router.get("/dashboard/list/{name}")
-def dashboard_list(request: Request, name: str, visit: Staff, engine: EngineDep, settings: SettingsDep) -> Response:
-    found = dashboard.tile_list(engine, name, actor=visit.principal, settings=settings, limit=settings.max_page_size)
+def dashboard_list(request: Request, name: str, visit: Staff, engine: EngineDep, settings: SettingsDep,
+                   clock: ClockDep) -> Response:
+    found = dashboard.tile_list(engine, name, actor=visit.principal, settings=settings, limit=settings.max_page_size,
+                                clock=clock)
     return render(request, "dashboard_list.html", {"visit": visit, "found": found})

@@ -111,6 +111,8 @@ def _check_required(kind: LetterKind, data: LetterData) -> None:
         LetterKind.NO_VALID_RESULT: ("result",),
         LetterKind.AMENDED: ("result", "amendment"),
         LetterKind.KIT_REJECTED: ("rejection_reason",),
+        LetterKind.KIT_REJECTED_CLOSED: ("rejection_reason",),
+        LetterKind.RED_FLAG: ("red_flags",),
         LetterKind.NOT_RETURNED: ("kit_dispatched_on",),
     }
     missing = [name for name in needs[kind] if getattr(data, name) is None]
@@ -155,6 +157,7 @@ def _values(data: LetterData) -> dict[str, str | None]:
         "replaces_letter": None if amendment is None else amendment.replaces_letter,
         "replaces_letter_date": None if amendment is None else format_date(amendment.replaces_letter_date),
         "amendment_reason": None if amendment is None else amendment.reason,
+        "red_flags": data.red_flags,
     }
 
 

@@ -54,6 +54,7 @@ PLACEHOLDERS: dict[str, str] = {
     "replaces_letter": "reference of the letter being replaced",
     "replaces_letter_date": "date of the letter being replaced",
     "amendment_reason": "why the result was amended",
+    "red_flags": "the do-not-wait findings recorded on the referral",
 }
 
 
