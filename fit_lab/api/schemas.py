@@ -75,6 +75,7 @@ class ReferralCreated(BaseModel):
     status: Literal["accepted", "duplicate"]
     referral_id: int | None
     on_hold: bool = False
+    red_flag: bool = Field(default=False, description="Referred at once without FIT: no kit will be sent")
     message: str | None = None
 
 
@@ -83,6 +84,7 @@ class RowReport(BaseModel):
     status: Literal["accepted", "duplicate", "rejected"]
     referral_id: int | None = None
     on_hold: bool = False
+    red_flag: bool = False
     message: str | None = None
     problems: list[Problem] = []
 
@@ -94,6 +96,7 @@ class ImportReportOut(BaseModel):
     duplicates: int
     rejected: int
     on_hold: int
+    red_flags: int = Field(default=0, description="Referred at once without FIT (no kit will be sent)")
     rejected_rows: list[RowReport]
     duplicate_rows: list[RowReport]
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from fit_lab.cli.context import engine
+from fit_lab.cli.context import engine, settings
 from fit_lab.cli.files import read_input_file
 from fit_lab.principal import command_line_principal
 from fit_lab.services import intake, referrals
@@ -26,10 +26,11 @@ def import_file(
     """
     data = read_input_file(file)
     report = intake.import_csv(engine(), data, filename=file.name, source="csv_cli",
-                               actor=command_line_principal("lab"))
+                               actor=command_line_principal("lab"), settings=settings())
     summary: dict[str, Any] = {
         "import_batch_id": report.import_batch_id, "rows": report.rows, "accepted": report.accepted,
         "duplicates": report.duplicates, "rejected": report.rejected, "on_hold": report.on_hold,
+        "red_flags": report.red_flags,
         "row_numbering": intake.ROW_NUMBERING,
         "rejected_rows": [o.as_dict() for o in report.rejected_rows()],
     }
@@ -37,7 +38,8 @@ def import_file(
         typer.echo(json.dumps(summary, default=str))
         return
     typer.echo(f"{report.rows} rows: {report.accepted} accepted, {report.duplicates} duplicate (nothing stored), "
-               f"{report.rejected} rejected, {report.on_hold} on hold (kit already in flight)")
+               f"{report.rejected} rejected, {report.on_hold} on hold (kit already in flight), "
+               f"{report.red_flags} red flags (referred now, no kit sent)")
     if report.rejected:
         typer.echo(f"rejected rows ({intake.ROW_NUMBERING}):")
     for outcome in report.rejected_rows():

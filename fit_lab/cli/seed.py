@@ -48,7 +48,7 @@ def seed(
         start=date.today() - timedelta(days=28), days=28,
     )
     report = intake.import_csv(eng, synthetic.referrals_csv(rows), filename="demo.csv", source="csv_cli",
-                               actor=actor)
+                               actor=actor, settings=settings())
     logins = [("lab1", "lab", None), ("scientist1", "scientist", None), ("admin1", "admin", None),
               ("alliance1", "alliance", None), (f"gp-{items[0].ods_code.lower()}", "gp", items[0].ods_code)]
     for name, role, ods in logins:

@@ -254,7 +254,8 @@ def simulate_month(
                                                    start=day, days=1, seed=seed_value * 1000 + serial)
                     serial += 1
                     intake.import_csv(engine, synthetic.referrals_csv(rows), filename=f"referrals-{day}.csv",
-                                      source="csv_cli", actor=LAB, clock=fixed_clock(at(day, 9)))
+                                      source="csv_cli", actor=LAB, clock=fixed_clock(at(day, 9)),
+                                      settings=settings)
             if day.weekday() < 5:
                 batch_id = _dispatch_day(engine, run, day, rng, plans, arrivals)
                 with Stage(run, "reception"):

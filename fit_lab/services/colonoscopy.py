@@ -58,7 +58,10 @@ def ranked_list(engine: Engine, *, actor: Principal, as_of: date | None = None,
         _, referral, patient, ods = by_id[item.candidate.referral_id]
         decision = item.candidate.outcome
         shown = "" if decision.comparator in (None, "=") else decision.comparator
-        fhb = f"{shown}{decision.fhb_ug_per_g:g}" if decision.fhb_ug_per_g is not None else "no valid result"
+        if decision.band == triage.NOT_TESTED_BAND:
+            fhb = "not tested: red flag"
+        else:
+            fhb = f"{shown}{decision.fhb_ug_per_g:g}" if decision.fhb_ug_per_g is not None else "no valid result"
         flags = sorted(f.value for f in decision.flags)
         out.append(ListedPatient(item.rank, int(referral.id or 0), patient.nhs_number,
                                  f"{patient.given_name} {patient.family_name}", patient.date_of_birth, ods,

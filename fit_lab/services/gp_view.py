@@ -19,7 +19,8 @@ from fit_lab.services import audit, letters
 
 VIEWERS = frozenset({"gp", "scientist", "admin"})
 # Letters to the GP. Patient reminders (the kit's instructions sent again) are listed only when asked for by kind.
-GP_LETTER_KINDS = ("reassurance", "positive", "no_valid_result", "amended", "kit_rejected", "not_returned")
+GP_LETTER_KINDS = ("reassurance", "positive", "no_valid_result", "amended", "kit_rejected", "kit_rejected_closed",
+                   "not_returned", "red_flag")
 LETTER_KINDS = (*GP_LETTER_KINDS, "reminder")
 
 
@@ -55,6 +56,8 @@ def _require_viewer(actor: Principal) -> None:
 def _fhb(detail: dict[str, Any]) -> str:
     if detail.get("error_code"):
         return f"no valid result ({detail['error_code']})"
+    if detail.get("fhb_ug_per_g") is None:
+        return "not tested: referred on a red flag"
     comparator = "" if detail.get("comparator") in (None, "=") else detail["comparator"]
     return f"{comparator}{detail.get('fhb_ug_per_g'):g} µg/g"
 

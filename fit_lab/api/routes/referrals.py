@@ -61,11 +61,13 @@ class RejectionResolvedOut(BaseModel):
 
 
 @router.post("/referrals", response_model=ReferralCreated, status_code=201, responses=errors(400, 401, 403, 422))
-def create_referral(body: ReferralIn, engine: EngineDep, actor: Intake) -> ReferralCreated:
-    """Accept one referral. A resubmission stores nothing and answers status "duplicate"."""
-    outcome = intake.create_referral(engine, body.as_row(), actor=actor)
+def create_referral(body: ReferralIn, engine: EngineDep, settings: SettingsDep, actor: Intake) -> ReferralCreated:
+    """Accept one referral. A resubmission stores nothing and answers status "duplicate". A referral with a
+    do-not-wait flag (rectal or anal mass, anal ulceration) answers ``red_flag: true``: no kit is sent, the GP is
+    told to refer now."""
+    outcome = intake.create_referral(engine, body.as_row(), actor=actor, settings=settings)
     return ReferralCreated(status=outcome.status, referral_id=outcome.referral_id, on_hold=outcome.on_hold,  # type: ignore[arg-type]
-                           message=outcome.message)
+                           red_flag=outcome.red_flag, message=outcome.message)
 
 
 @router.post("/referrals/import", response_model=ImportReport, responses=errors(400, 401, 403, 413, 422))
@@ -77,10 +79,11 @@ async def import_referrals(
 
     A row is numbered by its line in the file: the header is line 1 and blank lines count."""
     data = await read_limited(request, file, settings.max_upload_bytes)
-    report = intake.import_csv(engine, data, filename=file.filename or "upload.csv", source="csv_api", actor=actor)
+    report = intake.import_csv(engine, data, filename=file.filename or "upload.csv", source="csv_api", actor=actor,
+                               settings=settings)
     return ImportReport(
         import_batch_id=report.import_batch_id, rows=report.rows, accepted=report.accepted,
-        duplicates=report.duplicates, rejected=report.rejected, on_hold=report.on_hold,
+        duplicates=report.duplicates, rejected=report.rejected, on_hold=report.on_hold, red_flags=report.red_flags,
         rejected_rows=[o.as_dict() for o in report.rejected_rows()],  # type: ignore[misc]
         duplicate_rows=[o.as_dict() for o in report.duplicate_rows()],  # type: ignore[misc]
     )
