@@ -55,3 +55,27 @@ def check_referral_transition(referral_id: int | None, current: str, target: str
 def check_initial(target: str) -> None:
     if target not in INITIAL:
         raise StateError(f"A referral cannot start as {target.replace('_', ' ')}.")
+
+
+# The colonoscopy list (a referred patient's next steps, recorded by the booking team). None: waiting to be booked.
+LIST_STATES = ("booked", "seen", "declined", "did_not_attend", "not_suitable")
+# A patient in one of these has left the list.
+OFF_LIST = frozenset({"seen", "declined", "not_suitable"})
+_LIST_ALLOWED: dict[str | None, frozenset[str]] = {
+    None: frozenset({"booked", "declined", "not_suitable"}),
+    "booked": frozenset({"booked", "seen", "declined", "did_not_attend", "not_suitable"}),  # booked again: moved
+    "did_not_attend": frozenset({"booked", "declined", "not_suitable"}),
+    "seen": frozenset(),
+    "declined": frozenset(),
+    "not_suitable": frozenset(),
+}
+
+
+def check_list_transition(referral_id: int | None, current: str | None, target: str) -> None:
+    """Raise StateError unless the colonoscopy list allows ``current → target`` for this patient."""
+    if target not in LIST_STATES:
+        raise StateError(f"'{target}' is not a colonoscopy list state (one of {', '.join(LIST_STATES)}).")
+    if target not in _LIST_ALLOWED.get(current, frozenset()):
+        now = "waiting to be booked" if current is None else current.replace("_", " ")
+        raise StateError(f"Referral {referral_id} is {now} on the colonoscopy list; it cannot become "
+                         f"{target.replace('_', ' ')}.")

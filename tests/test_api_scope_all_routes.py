@@ -154,6 +154,8 @@ ACCESS: dict[tuple[str, str], Access] = {
                                                                   "gp"),
     ("GET", f"{API}/triage/colonoscopy-list"): patient("staff", f"{API}/triage/colonoscopy-list", "scientist",
                                                        "admin"),
+    ("POST", f"{API}/triage/colonoscopy-list/{{referral_id}}/state"): patient(
+        "staff", f"{API}/triage/colonoscopy-list/{{referral}}/state", "scientist", "admin", body="list_state"),
     ("GET", f"{API}/fhir/DiagnosticReport/{{result_id}}"): patient(
         "record", f"{API}/fhir/DiagnosticReport/{{result}}", *VIEWERS),
     # ---- GP pages ----
@@ -315,6 +317,7 @@ def _body(world: World, kind: str | None, side: str, token: str | None) -> dict[
         "reject": {"json": {"reason": "leaked_damaged"}},
         "link": {"json": {"specimen_id": specimen}},
         "amend": {"json": {"value": 57, "reason": "transcription error"}},
+        "list_state": {"json": {"state": "booked", "booked_for": f"{NOW + timedelta(days=7):%Y-%m-%d}"}},
         "csrf": {"data": {"csrf": csrf}},
         "scan": {"data": {"csrf": csrf, "specimen_id": specimen, "collection_date": f"{NOW:%Y-%m-%d}"}},
         "scan_reject": {"data": {"csrf": csrf, "specimen_id": specimen, "reason": "leaked_damaged"}},

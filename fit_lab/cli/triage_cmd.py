@@ -70,3 +70,18 @@ def list_(
     writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["rank"], lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
+
+
+@app.command("mark")
+def mark(
+    referral_id: int,
+    state: Annotated[str, typer.Option(help="booked, seen, declined, did_not_attend or not_suitable")],
+    booked_for: Annotated[str | None, typer.Option("--date", help="The colonoscopy date, YYYY-MM-DD (booked)")] = None,
+    note: Annotated[str | None, typer.Option(help="Why (required for declined and not_suitable)")] = None,
+) -> None:
+    """Record the booking team's step for a patient on the colonoscopy list (audited)."""
+    day = _field("date", lambda: date.fromisoformat(booked_for)) if booked_for else None
+    place = colonoscopy.record_list_state(engine(), referral_id, state, actor=command_line_principal("scientist"),
+                                          booked_for=day, note=note)
+    words = colonoscopy.LIST_STATE_WORDS[state]
+    typer.echo(f"referral {referral_id}: {words}" + (f"; now rank {place.rank}" if place else ""))

@@ -5,17 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 import triage
 from fit_lab.clock import Clock, system_clock
 from fit_lab.db.engine import transaction
 from fit_lab.db.models import Patient, Practice, Referral, TriageOutcome
-from fit_lab.errors import Forbidden
+from fit_lab.errors import FieldProblem, Forbidden, NotFound, StateError, ValidationError
 from fit_lab.principal import Principal
-from fit_lab.services import audit
+from fit_lab.referral_states import OFF_LIST
+from fit_lab.services import audit, lifecycle
 from fit_lab.services.outcomes import outcome_from_json
+from fit_lab.services.referrals import for_update
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class ListedPatient:
     days_waited: int
     policy_version: str
     reason: str
+    list_state: str | None = None  # None: waiting to be booked; booked / did_not_attend (see referral_states)
+    booked_for: date | None = None
 
 
 def ranked_list(engine: Engine, *, actor: Principal, as_of: date | None = None,
@@ -46,7 +51,8 @@ def ranked_list(engine: Engine, *, actor: Principal, as_of: date | None = None,
             .join(Referral, Referral.id == TriageOutcome.referral_id)  # type: ignore[arg-type]
             .join(Patient, Patient.id == Referral.patient_id)  # type: ignore[arg-type]
             .join(Practice, Practice.id == Referral.practice_id)  # type: ignore[arg-type]
-            .where(TriageOutcome.is_current.is_(True), TriageOutcome.action == "refer")  # type: ignore[attr-defined, arg-type]
+            .where(TriageOutcome.is_current.is_(True), TriageOutcome.action == "refer",  # type: ignore[attr-defined, arg-type]
+                   or_(col(Referral.list_state).is_(None), col(Referral.list_state).notin_(OFF_LIST)))
         ).all()
         by_id = {str(r.id): (o, r, p, ods) for o, r, p, ods in rows}
         candidates = [triage.ColonoscopyCandidate(str(r.id), outcome_from_json(o.detail), r.referral_date)
@@ -66,5 +72,48 @@ def ranked_list(engine: Engine, *, actor: Principal, as_of: date | None = None,
         out.append(ListedPatient(item.rank, int(referral.id or 0), patient.nhs_number,
                                  f"{patient.given_name} {patient.family_name}", patient.date_of_birth, ods,
                                  decision.band_label, decision.priority_key, fhb, flags, item.days_waited,
-                                 decision.policy_version, item.reason))
+                                 decision.policy_version, item.reason, referral.list_state,
+                                 referral.list_booked_for))
     return out
+
+
+LIST_STATE_WORDS = {"booked": "booked for colonoscopy", "seen": "seen (colonoscopy done): leaves the list",
+                    "declined": "declined colonoscopy: leaves the list", "did_not_attend": "did not attend: rebook",
+                    "not_suitable": "not suitable for colonoscopy: leaves the list"}
+
+
+def record_list_state(engine: Engine, referral_id: int, state: str, *, actor: Principal,
+                      booked_for: date | None = None, note: str | None = None,
+                      clock: Clock = system_clock) -> ListedPatient | None:
+    """The booking team records a patient's step: booked (with the date), seen, declined, did not attend, or
+    not suitable. Returns the patient's new place on the list, or None once they have left it.
+
+    A booking needs its date; declining or not suitable needs a note saying why (the GP may be asked).
+    """
+    if actor.role not in {"scientist", "admin"}:
+        raise Forbidden("The colonoscopy list is for the lab's scientists and the booking team.")
+    note = " ".join((note or "").split()) or None
+    problems = []
+    if state not in LIST_STATE_WORDS:
+        problems.append(FieldProblem("state", f"must be one of {', '.join(LIST_STATE_WORDS)}"))
+    if state == "booked" and booked_for is None:
+        problems.append(FieldProblem("booked_for", "a booking needs the date of the colonoscopy"))
+    if state != "booked" and booked_for is not None:
+        problems.append(FieldProblem("booked_for", "only a booking has a date"))
+    if state in ("declined", "not_suitable") and not note:
+        problems.append(FieldProblem("note", f"say why the patient is {state.replace('_', ' ')}"))
+    if problems:
+        raise ValidationError(problems)
+    now = clock()
+    with transaction(engine) as session:
+        referral = session.execute(for_update(session, select(Referral).where(
+            col(Referral.id) == referral_id))).scalar_one_or_none()
+        if referral is None:
+            raise NotFound("referral", referral_id)
+        listed = session.execute(select(col(TriageOutcome.id)).where(
+            col(TriageOutcome.referral_id) == referral_id, col(TriageOutcome.is_current).is_(True),
+            col(TriageOutcome.action) == "refer")).first()
+        if listed is None:
+            raise StateError(f"Referral {referral_id} is not on the colonoscopy list (its outcome is not a referral).")
+        lifecycle.move_list_state(session, referral, state, actor=actor, now=now, booked_for=booked_for, note=note)
+    return next((p for p in ranked_list(engine, actor=actor, clock=clock) if p.referral_id == referral_id), None)

@@ -11,7 +11,7 @@ audit executemany for many rows, the state table still checked for each.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -31,6 +31,7 @@ __all__ = [
     "create_referrals",
     "move_kit",
     "move_kits",
+    "move_list_state",
     "move_referral",
     "move_referrals",
 ]
@@ -189,3 +190,20 @@ def create_referrals(session: Session, rows: Sequence[dict[str, Any]], statuses:
         audit.record_many(session, actor, "create", "referral", items, detail={"status": status, **(detail or {})},
                           clock=_at(now))
     return ids
+
+
+def move_list_state(session: Session, referral: Referral, target: str, *, actor: Principal, now: datetime,
+                    booked_for: date | None = None, note: str | None = None) -> None:
+    """Record the booking team's step for a patient on the colonoscopy list (who, when, the date booked)."""
+    referral_states.check_list_transition(referral.id, referral.list_state, target)
+    before = referral.list_state
+    referral.list_state, referral.list_state_at, referral.list_state_by = target, now, actor.username
+    referral.list_booked_for = booked_for if target == "booked" else referral.list_booked_for
+    referral.list_note = note[:400] if note else None
+    detail: dict[str, Any] = {"from": before, "to": target}
+    if booked_for is not None:
+        detail["booked_for"] = booked_for.isoformat()
+    if note:
+        detail["note"] = note
+    audit.record(session, actor, "list_state", "referral", referral.id, practice_id=referral.practice_id,
+                 detail=detail, clock=_at(now))

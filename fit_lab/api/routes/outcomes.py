@@ -67,6 +67,23 @@ class ListedPatientOut(BaseModel):
     days_waited: int
     policy_version: str
     reason: str
+    list_state: Literal["booked", "did_not_attend"] | None = Field(
+        default=None, description="None while waiting to be booked")
+    booked_for: date | None = None
+
+
+class ListStateIn(BaseModel):
+    state: Literal["booked", "seen", "declined", "did_not_attend", "not_suitable"]
+    booked_for: date | None = Field(default=None, description="The colonoscopy date (a booking only)")
+    note: str | None = Field(default=None, max_length=400,
+                             description="Why (required when declined or not suitable)")
+
+
+class ListStateOut(BaseModel):
+    referral_id: int
+    state: str
+    on_list: bool = Field(description="False once the patient has left the list (seen, declined, not suitable)")
+    place: ListedPatientOut | None
 
 
 class LetterOut(BaseModel):
@@ -166,6 +183,18 @@ def colonoscopy_list(engine: EngineDep, actor: Scientist, limit: Annotated[int, 
     """
     ranked = colonoscopy.ranked_list(engine, actor=actor)
     return [ListedPatientOut(**asdict(p)) for p in ranked[offset:offset + limit]]
+
+
+@router.post("/triage/colonoscopy-list/{referral_id}/state", response_model=ListStateOut,
+             responses=errors(400, 401, 403, 404, 409, 422))
+def record_list_state(referral_id: Id, body: ListStateIn, engine: EngineDep, actor: Scientist) -> ListStateOut:
+    """The booking team's step for a patient: booked (with the date), seen, declined, did not attend, not suitable.
+
+    Who and when are recorded and audited; a patient seen, declined or not suitable leaves the list."""
+    place = colonoscopy.record_list_state(engine, referral_id, body.state, actor=actor, booked_for=body.booked_for,
+                                          note=body.note)
+    return ListStateOut(referral_id=referral_id, state=body.state, on_list=place is not None,
+                        place=ListedPatientOut(**asdict(place)) if place else None)
 
 
 @router.get("/fhir/DiagnosticReport/{result_id}", responses={200: {"content": {"application/fhir+json": {}}},
