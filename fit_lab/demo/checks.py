@@ -10,12 +10,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from fit_lab import referral_states
 from fit_lab.db.models import Kit, Letter, Referral, Result, TriageOutcome
 from fit_lab.stats import SUPPRESSED, MonthlyStats
 from fit_lab.stats.load import month_bounds
 
 # Where a referral can rest, each visible to a person: a list, a queue or a closed record with its reason.
-VISIBLE_REFERRAL_STATES = {"awaiting_kit", "on_hold", "in_progress", "resulted", "closed"}
+VISIBLE_REFERRAL_STATES = set(referral_states.STATES)
 ANALYSED = ("analysed", "resulted", "reported")
 
 
