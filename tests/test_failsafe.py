@@ -36,7 +36,7 @@ from fit_lab.db.models import AuditEvent, Kit, Letter, Practice, Referral, Resul
 from fit_lab.errors import ValidationError
 from fit_lab.principal import Principal
 from fit_lab.qc.targets import load_targets
-from fit_lab.services import dispatch, gp_view, intake, kits, result_review
+from fit_lab.services import dashboard, dispatch, gp_view, intake, kits, result_review
 from fit_lab.services.analyser import qc_tubes
 from fit_lab.services.failsafe import overdue, run_failsafe, visible_states
 from fit_lab.services.results import store_message
@@ -474,3 +474,16 @@ def test_the_server_schedule_runs_the_job_once_a_day(planted):
         again()
     assert runs == [NOW.date()]
     assert _kit(planted.engine, planted.ids["dispatched_late"]).state == "reminded"
+
+
+def test_the_dashboard_lists_every_overdue_item_and_open_alert_the_failsafe_finds(planted):
+    engine = planted.engine
+    tiles = {t.name: t.count for t in dashboard.tiles(engine, settings=SETTINGS, clock=fixed_clock(NOW))}
+    found = dashboard.tile_list(engine, "overdue", actor=LAB, settings=SETTINGS, limit=100, clock=fixed_clock(NOW))
+    expected = overdue(engine, planted.today, SETTINGS)
+    assert tiles["overdue"] == len(expected) == found.tile.count
+    # Every kind of lateness, not only kits waiting for analysis: dispatched, reminded, held, waiting for a kit.
+    assert {row.state for row in found.rows} == set(planted.late.values())
+    alerts = dashboard.tile_list(engine, "alerts", actor=LAB, settings=SETTINGS, limit=100, clock=fixed_clock(NOW))
+    assert tiles["alerts"] == alerts.tile.count > 0
+    assert {row.state for row in alerts.rows} >= {"not_analysed", "not_released"}
