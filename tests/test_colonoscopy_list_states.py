@@ -46,7 +46,8 @@ def _mark(engine, referral_id, state, **kwargs):
 
 def test_a_booking_is_shown_on_the_list_with_its_date_and_who_booked_it(reference_loaded):
     referral_id = _referred(reference_loaded)
-    place = _mark(reference_loaded, referral_id, "booked", booked_for=BOOKED_FOR)
+    assert _mark(reference_loaded, referral_id, "booked", booked_for=BOOKED_FOR)
+    place = colonoscopy.place_on_list(reference_loaded, referral_id, actor=SCIENTIST, clock=fixed_clock(NOW))
     assert place is not None and place.list_state == "booked" and place.booked_for == BOOKED_FOR
     with Session(reference_loaded) as session:
         referral = session.get(Referral, referral_id)

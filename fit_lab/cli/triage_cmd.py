@@ -81,7 +81,8 @@ def mark(
 ) -> None:
     """Record the booking team's step for a patient on the colonoscopy list (audited)."""
     day = _field("date", lambda: date.fromisoformat(booked_for)) if booked_for else None
-    place = colonoscopy.record_list_state(engine(), referral_id, state, actor=command_line_principal("scientist"),
-                                          booked_for=day, note=note)
+    actor = command_line_principal("scientist")
+    on_list = colonoscopy.record_list_state(engine(), referral_id, state, actor=actor, booked_for=day, note=note)
+    place = colonoscopy.place_on_list(engine(), referral_id, actor=actor) if on_list else None
     words = colonoscopy.LIST_STATE_WORDS[state]
     typer.echo(f"referral {referral_id}: {words}" + (f"; now rank {place.rank}" if place else ""))

@@ -84,9 +84,9 @@ LIST_STATE_WORDS = {"booked": "booked for colonoscopy", "seen": "seen (colonosco
 
 def record_list_state(engine: Engine, referral_id: int, state: str, *, actor: Principal,
                       booked_for: date | None = None, note: str | None = None,
-                      clock: Clock = system_clock) -> ListedPatient | None:
+                      clock: Clock = system_clock) -> bool:
     """The booking team records a patient's step: booked (with the date), seen, declined, did not attend, or
-    not suitable. Returns the patient's new place on the list, or None once they have left it.
+    not suitable. Returns whether the patient is still on the list (``place_on_list`` gives their place).
 
     A booking needs its date; declining or not suitable needs a note saying why (the GP may be asked).
     """
@@ -116,4 +116,10 @@ def record_list_state(engine: Engine, referral_id: int, state: str, *, actor: Pr
         if listed is None:
             raise StateError(f"Referral {referral_id} is not on the colonoscopy list (its outcome is not a referral).")
         lifecycle.move_list_state(session, referral, state, actor=actor, now=now, booked_for=booked_for, note=note)
+    return state not in OFF_LIST
+
+
+def place_on_list(engine: Engine, referral_id: int, *, actor: Principal,
+                  clock: Clock = system_clock) -> ListedPatient | None:
+    """A patient's place on the ranked list, or None when they are not on it."""
     return next((p for p in ranked_list(engine, actor=actor, clock=clock) if p.referral_id == referral_id), None)

@@ -191,9 +191,10 @@ def record_list_state(referral_id: Id, body: ListStateIn, engine: EngineDep, act
     """The booking team's step for a patient: booked (with the date), seen, declined, did not attend, not suitable.
 
     Who and when are recorded and audited; a patient seen, declined or not suitable leaves the list."""
-    place = colonoscopy.record_list_state(engine, referral_id, body.state, actor=actor, booked_for=body.booked_for,
-                                          note=body.note)
-    return ListStateOut(referral_id=referral_id, state=body.state, on_list=place is not None,
+    on_list = colonoscopy.record_list_state(engine, referral_id, body.state, actor=actor,
+                                            booked_for=body.booked_for, note=body.note)
+    place = colonoscopy.place_on_list(engine, referral_id, actor=actor) if on_list else None
+    return ListStateOut(referral_id=referral_id, state=body.state, on_list=on_list,
                         place=ListedPatientOut(**asdict(place)) if place else None)
 
 
