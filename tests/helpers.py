@@ -38,8 +38,14 @@ def referral_row(**overrides: str) -> dict[str, str]:
     return row
 
 
-def month_rows(count: int, known_postcodes: list[str], *, seed: int = 42) -> list[dict[str, str]]:
-    return synthetic.referral_rows(
+RED_FLAG_SYMPTOMS = ("anal_mass", "anal_ulceration")
+
+
+def month_rows(count: int, known_postcodes: list[str], *, seed: int = 42,
+               red_flags: bool = False) -> list[dict[str, str]]:
+    """A month of synthetic referrals. Without ``red_flags`` none has a do-not-wait flag, so every one is posted a
+    kit (tests that count kits); a red-flag referral is never posted one (tests/test_red_flags.py)."""
+    rows = synthetic.referral_rows(
         count,
         practice_codes=[f"Y9{i:04d}" for i in range(1, 7)],
         postcodes=known_postcodes,
@@ -47,3 +53,9 @@ def month_rows(count: int, known_postcodes: list[str], *, seed: int = 42) -> lis
         days=28,
         seed=seed,
     )
+    if not red_flags:
+        for row in rows:
+            row["rectal_mass"] = "n"
+            row["symptoms"] = ";".join(s for s in row["symptoms"].split(";") if s not in RED_FLAG_SYMPTOMS) \
+                or "change_in_bowel_habit"
+    return rows

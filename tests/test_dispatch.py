@@ -11,7 +11,7 @@ import time
 import pypdfium2
 import pytest
 import zxingcpp
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 import labels
 from fit_lab import synthetic
@@ -195,18 +195,22 @@ def test_a_kit_received_while_its_batch_is_cancelled_stays_received(queued, cloc
     batch = dispatch.create_batch(queued, actor=LAB, limit=3, clock=clock).batch_id
     with queued.connect() as conn:
         first, *others = conn.execute(select(Kit.specimen_id).order_by(Kit.id)).scalars()
-    # Reception reads its clock again inside its transaction, after it has taken the kit: it stops there.
-    reception_clock = PausingClock(pause_on=2)
+    # Reception stops inside its transaction right after it has read (and on PostgreSQL locked) the kit.
+    reception_clock = PausingClock(pause_on=1)
     results: dict = {}
 
+    def after_statement(conn, cursor, statement, *_):
+        if threading.current_thread() is reception and "FROM kit JOIN referral" in statement:
+            reception_clock()
+
     def receive():
-        results["received"] = kits.receive_kit(queued, first, TODAY, actor=LAB, settings=SETTINGS,
-                                               clock=reception_clock)
+        results["received"] = kits.receive_kit(queued, first, TODAY, actor=LAB, settings=SETTINGS, clock=clock)
 
     def cancel():
         results["cancelled"] = dispatch.cancel_batch(queued, batch, reason="wrong stock", actor=LAB, clock=clock)
 
     reception = threading.Thread(target=receive)
+    event.listen(queued, "after_cursor_execute", after_statement)
     reception.start()
     assert reception_clock.paused.wait(60)
     cancelling = threading.Thread(target=cancel)
@@ -215,6 +219,7 @@ def test_a_kit_received_while_its_batch_is_cancelled_stays_received(queued, cloc
     reception_clock.release.set()
     reception.join(60)
     cancelling.join(60)
+    event.remove(queued, "after_cursor_execute", after_statement)
 
     assert results["received"].state == "received"
     with queued.connect() as conn:

@@ -205,8 +205,10 @@ def test_the_job_acts_on_what_it_owns_and_alerts_on_the_rest(planted):
     assert [k.referral_id for k in report.reminded] == [ids["dispatched_late"], ids["dispatched_ok"]]
     assert [(k.referral_id, k.referral_closed) for k in report.not_returned] == [
         (ids["reminded_late"], True), (ids["reminded_ok"], True)]
+    # The not-returned letter written 15 days ago for "closed" has not been acknowledged: chased (no result).
     assert {a.referral_id: a.kind for a in report.alerts} == {
-        ids["stale"]: "not_analysed", ids["received_late"]: "not_analysed", ids["analysed_late"]: "not_released"}
+        ids["stale"]: "not_analysed", ids["received_late"]: "not_analysed", ids["analysed_late"]: "not_released",
+        ids["closed"]: "no_result_not_acknowledged"}
     stale = next(a for a in report.alerts if a.referral_id == ids["stale"])
     assert "too old" in stale.message
     assert {o.referral_id for o in report.overdue} == {
@@ -434,7 +436,8 @@ def test_cli_run_prints_what_it_did_and_every_overdue_referral_and_a_second_run_
         return done.stdout
 
     first = run()
-    assert "2 reminders, 2 closed as not returned, 3 alerts, 6 overdue" in first
+    # The alerts: two kits not analysed, a held result, and the not-returned letter nobody has acknowledged.
+    assert "2 reminders, 2 closed as not returned, 4 alerts, 6 overdue" in first
     assert f"referral {world.ids['dispatched_late']}  dispatched" in first
     assert f"referral {world.ids['reminded_late']}  GP told, referral closed" in first
     for name in ("stale", "received_late", "analysed_late", "allocated_late", "on_hold_late", "awaiting_kit_late"):

@@ -315,9 +315,9 @@ class Letter(SQLModel, table=True):
     practice_id: int = Field(foreign_key="practice.id", index=True)
     kit_id: int | None = Field(default=None, foreign_key="kit.id")
     outcome_id: int | None = Field(default=None, foreign_key="triage_outcome.id", index=True)
-    # triage.LetterKind: reassurance | positive | no_valid_result | amended | kit_rejected | kit_rejected_closed |
+    # triage.LetterKind: reassurance | positive | no_valid_result | amended | kit_rejected | rejected_closed |
     # not_returned | red_flag
-    kind: str = Field(max_length=30)
+    kind: str = Field(max_length=16)
     policy_version: str | None = Field(default=None, max_length=40)
     created_at: datetime = _ts()
     pdf: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))

@@ -19,7 +19,7 @@ from fit_lab.services import audit, letters
 
 VIEWERS = frozenset({"gp", "scientist", "admin"})
 # Letters to the GP. Patient reminders (the kit's instructions sent again) are listed only when asked for by kind.
-GP_LETTER_KINDS = ("reassurance", "positive", "no_valid_result", "amended", "kit_rejected", "kit_rejected_closed",
+GP_LETTER_KINDS = ("reassurance", "positive", "no_valid_result", "amended", "kit_rejected", "rejected_closed",
                    "not_returned", "red_flag")
 LETTER_KINDS = (*GP_LETTER_KINDS, "reminder")
 

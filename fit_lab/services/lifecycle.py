@@ -99,8 +99,10 @@ def create_kits(session: Session, rows: Sequence[dict[str, Any]], state: str, *,
         kit_states.check_initial(str(row["specimen_id"]), state)
     full = [{**row, "state": state, "state_changed_at": now, "version": 1} for row in rows]
     ids = insert_then_find(session, Kit, full, ("specimen_id",))
+    # A batch's kit is allocated and posted in one step: its trail reads allocated → dispatched, as the table does.
+    before = "allocated" if state != "allocated" else None
     audit.record_many(session, actor, "transition", "kit", list(zip(ids, practice_ids, strict=True)),
-                      detail={"from": None, "to": state, **(detail or {})}, clock=_at(now))
+                      detail={"from": before, "to": state, **(detail or {})}, clock=_at(now))
     return ids
 
 

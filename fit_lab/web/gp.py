@@ -50,7 +50,7 @@ def results(request: Request, visit: Gp, engine: EngineDep, settings: SettingsDe
 LETTER_KINDS = {"reassurance": "Reassurance (FIT negative)", "positive": "Positive: refer",
                 "no_valid_result": "No valid result: repeat kit", "amended": "AMENDED result",
                 "kit_rejected": "Kit rejected: new kit sent",
-                "kit_rejected_closed": "Kit rejected: no new kit, request closed",
+                "rejected_closed": "Kit rejected: no new kit, request closed",
                 "not_returned": "Kit not returned: safety-net",
                 "red_flag": "RED FLAG: refer now, no FIT"}
 

@@ -17,7 +17,7 @@ class LetterKind(StrEnum):
     NO_VALID_RESULT = "no_valid_result"  # analyser error or indeterminate value: repeat kit, no reassurance
     AMENDED = "amended"  # replaces an earlier letter; its body is that of ``Amendment.new_kind``
     KIT_REJECTED = "kit_rejected"  # reception rejected the returned kit; a replacement kit has been sent
-    KIT_REJECTED_CLOSED = "kit_rejected_closed"  # rejected, and no replacement sent: the request is closed
+    KIT_REJECTED_CLOSED = "rejected_closed"  # rejected, and no replacement sent: the request is closed
     RED_FLAG = "red_flag"  # a do-not-wait clinical flag: refer now, no FIT (NICE DG56 1.1)
     NOT_RETURNED = "not_returned"  # the kit never came back: no reassurance, safety-net the patient
 

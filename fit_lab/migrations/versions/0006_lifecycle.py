@@ -1,5 +1,7 @@
-"""The referral's whole life: colonoscopy list states on the referral, longer letter kinds (kit_rejected_closed,
-red_flag), and the failsafe's run log (one scheduled run a day across server processes).
+"""The referral's whole life: colonoscopy list states on the referral, and the failsafe's run log (one scheduled
+run a day across server processes).
+
+Plain ADD/DROP COLUMN, not batch mode: rebuilding `referral` on SQLite would drop a table other rows refer to.
 
 Revision ID: 0006
 Revises: 0005
@@ -19,15 +21,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("referral") as batch:
-        batch.add_column(sa.Column("list_state", sa.String(length=16), nullable=True))
-        batch.add_column(sa.Column("list_booked_for", sa.Date(), nullable=True))
-        batch.add_column(sa.Column("list_state_at", fit_lab.db.types.UTCDateTime(), nullable=True))
-        batch.add_column(sa.Column("list_state_by", sa.String(length=100), nullable=True))
-        batch.add_column(sa.Column("list_note", sa.String(length=400), nullable=True))
-    with op.batch_alter_table("letter") as batch:
-        batch.alter_column("kind", existing_type=sa.String(length=16), type_=sa.String(length=30),
-                           existing_nullable=False)
+    op.add_column("referral", sa.Column("list_state", sa.String(length=16), nullable=True))
+    op.add_column("referral", sa.Column("list_booked_for", sa.Date(), nullable=True))
+    op.add_column("referral", sa.Column("list_state_at", fit_lab.db.types.UTCDateTime(), nullable=True))
+    op.add_column("referral", sa.Column("list_state_by", sa.String(length=100), nullable=True))
+    op.add_column("referral", sa.Column("list_note", sa.String(length=400), nullable=True))
     op.create_table(
         "failsafe_run",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -46,9 +44,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_failsafe_run_day", table_name="failsafe_run")
     op.drop_table("failsafe_run")
-    with op.batch_alter_table("letter") as batch:
-        batch.alter_column("kind", existing_type=sa.String(length=30), type_=sa.String(length=16),
-                           existing_nullable=False)
-    with op.batch_alter_table("referral") as batch:
-        for name in ("list_note", "list_state_by", "list_state_at", "list_booked_for", "list_state"):
-            batch.drop_column(name)
+    for name in ("list_note", "list_state_by", "list_state_at", "list_booked_for", "list_state"):
+        op.drop_column("referral", name)
+
