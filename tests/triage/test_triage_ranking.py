@@ -1,4 +1,8 @@
-"""The colonoscopy list order: band, then f-Hb, then clinical flags, then time waited; ties stable."""
+"""The colonoscopy list order: earliest due date first, then priority, band, f-Hb, flags, referral date; ties stable.
+
+Issue 13 changed the first key from priority to the due date (referral date + the list order's target days for
+the priority); the tests below whose patients waited the same time keep their old expectations.
+"""
 
 from __future__ import annotations
 
@@ -30,9 +34,10 @@ def _order(policy: triage.ThresholdPolicy, candidates: list[ColonoscopyCandidate
 
 
 def test_higher_band_comes_first(default_policy: triage.ThresholdPolicy) -> None:
-    # §2: ≥ 400 highest priority, 100–399.9 high priority, 10–99.9 refer.
+    # §2: ≥ 400 highest priority, 100–399.9 high priority, 10–99.9 refer. Equal waits: a more urgent priority has
+    # an earlier target, so is due first (issue 13: before, "ten" came last even after 90 days).
     candidates = [
-        _candidate(default_policy, "ten", "10", waited_days=90),
+        _candidate(default_policy, "ten", "10"),
         _candidate(default_policy, "hundred", "100"),
         _candidate(default_policy, "four-hundred", ">400"),
     ]
@@ -41,7 +46,7 @@ def test_higher_band_comes_first(default_policy: triage.ThresholdPolicy) -> None
 
 def test_within_a_band_higher_fhb_comes_first(default_policy: triage.ThresholdPolicy) -> None:
     candidates = [
-        _candidate(default_policy, "low", "20", flags=("ida", "abdominal_mass"), waited_days=60),
+        _candidate(default_policy, "low", "20", flags=("ida", "abdominal_mass")),  # same wait (issue 13)
         _candidate(default_policy, "high", "80"),
     ]
     assert _order(default_policy, candidates) == ["high", "low"]
@@ -54,7 +59,7 @@ def test_above_range_sorts_above_the_same_plain_value(default_policy: triage.Thr
 
 def test_with_equal_fhb_more_clinical_flags_come_first(default_policy: triage.ThresholdPolicy) -> None:
     candidates = [
-        _candidate(default_policy, "none", "50", waited_days=60),
+        _candidate(default_policy, "none", "50"),  # same wait (issue 13: a longer one would now come first)
         _candidate(default_policy, "two", "50", flags=("ida", "clinical_concern")),
         _candidate(default_policy, "one", "50", flags=("ida",)),
     ]
@@ -97,9 +102,12 @@ def test_each_entry_explains_its_rank(default_policy: triage.ThresholdPolicy) ->
     )
     entry = ranked[0]
     assert (entry.rank, entry.days_waited) == (1, 21)
+    assert (entry.due_date, entry.fds_breach_date) == (date(2025, 6, 23), date(2025, 7, 7))
+    # Issue 13: the reason shows the due date, days waited and the Faster Diagnosis Standard date (§8).
     assert entry.reason == (
-        f"rank 1: priority 2, band 'high', f-Hb =150, clinical flags: ida, waited 21 days "
-        f"(policy {default_policy.version})"
+        "rank 1: due 23 Jun 2025 (priority 2: offer within 14 days of referral), waited 21 days, FDS breach on "
+        f"7 Jul 2025; then band 'high', f-Hb =150, clinical flags: ida (policy {default_policy.version}, "
+        "list order default-list-order-1.0)"
     )
 
 
@@ -117,13 +125,17 @@ def test_a_thousand_positives_are_in_the_documented_order(default_policy: triage
     position = {c.referral_id: i for i, c in enumerate(candidates)}
     for before, after in itertools.pairwise(ranked):
         a, b = before.candidate.outcome, after.candidate.outcome
-        # Without do-not-wait flags, priority follows band, so this is exactly "band, f-Hb, flags, wait, input".
-        assert a.band_rank >= b.band_rank
-        if a.band_rank == b.band_rank:
-            assert (a.fhb_ug_per_g or 0) >= (b.fhb_ug_per_g or 0)
-            if a.fhb_ug_per_g == b.fhb_ug_per_g and a.comparator == b.comparator:
-                assert len(a.flags) >= len(b.flags)
-                if len(a.flags) == len(b.flags):
-                    assert before.days_waited >= after.days_waited
-                    if before.days_waited == after.days_waited:
-                        assert position[before.candidate.referral_id] < position[after.candidate.referral_id]
+        # Issue 13: due date first, then "priority, band, f-Hb, comparator, flags, referral date, input".
+        assert before.due_date <= after.due_date
+        if before.due_date == after.due_date:
+            assert a.priority <= b.priority
+            if a.priority == b.priority:
+                assert a.band_rank >= b.band_rank
+                if a.band_rank == b.band_rank:
+                    assert (a.fhb_ug_per_g or 0) >= (b.fhb_ug_per_g or 0)
+                    if a.fhb_ug_per_g == b.fhb_ug_per_g and a.comparator == b.comparator:
+                        assert len(a.flags) >= len(b.flags)
+                        if len(a.flags) == len(b.flags):
+                            assert before.days_waited >= after.days_waited
+                            if before.days_waited == after.days_waited:
+                                assert position[before.candidate.referral_id] < position[after.candidate.referral_id]
