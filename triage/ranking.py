@@ -14,8 +14,8 @@ LOCAL CHOICE: by default P1 7 days, P2 14, P3 21, P4 and less urgent 28). The li
 2. priority: more urgent first (1 before 9), among patients due on the same day;
 3. band: higher f-Hb band first (separates patients an override lifted into a priority from those whose band
    earned it);
-4. f-Hb: higher first (a ">400" sorts above "=400", a censored "<" or missing value lowest);
-5. comparator: ">" before "=" before "<" for the same figure;
+4. f-Hb: higher first (a censored "<" value or a missing one lowest);
+5. comparator: ">" before "=" for the same figure (a ">400" above a plain 400);
 6. clinical flags: more flags first;
 7. referral date: earlier first;
 8. the order the caller gave (Python's sort is stable), so equal entries never swap between runs.
@@ -24,13 +24,15 @@ Consequences a booking team should know:
 - Nobody is overtaken indefinitely: a patient referred more than (largest target - smallest target) days after
   another (21 days with the default targets) is always due later, so never ranks above them.
 - A more urgent patient referred later can rank below a less urgent one who is due sooner: e.g. a P1 referred today
-  (due in 7 days) comes after a P3 referred 15 days ago (due in 6). Worked in order, each is offered within their
-  own target.
+  (due in 7 days) comes after a P3 referred 15 days ago (due in 6). With the capacity to work the list in order,
+  each is offered within their own target; without it, the most overdue are offered first.
 
-Each entry carries ``days_waited`` (from the referral to ``as_of``), ``due_date`` and ``fds_breach_date`` (referral
-date + the Faster Diagnosis Standard's 28 days, domain brief §8), and a ``reason`` in plain words, e.g. "due 12 Nov
-2026 (priority 3: offer within 21 days of referral), waited 84 days, FDS breached 19 Sep 2026; then band
-'positive', f-Hb =10, clinical flags: none (policy default-hm-jackarc-1.1, list order default-list-order-1.0)".
+Each entry carries ``days_waited`` (from the referral date to ``as_of``), ``due_date``, ``fds_breach_date``
+(referral date + the Faster Diagnosis Standard's 28 days, domain brief §8; ``fds_breached`` once ``as_of`` reaches
+it) and a ``reason`` in plain words, e.g. for f-Hb 10 referred on 31 Aug 2026 and listed on 23 Nov 2026:
+"rank 1: due 21 Sep 2026 (priority 3: offer within 21 days of referral), waited 84 days, FDS breached 28 Sep 2026;
+then band 'positive', f-Hb =10, clinical flags: none (policy default-hm-jackarc-1.1, list order
+default-list-order-1.0)".
 """
 
 from __future__ import annotations
