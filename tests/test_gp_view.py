@@ -82,9 +82,12 @@ def test_gp_opens_and_acknowledges_own_letter_once(world):
     assert {"read", "acknowledge"} <= actions
 
 
-def test_colonoscopy_list_is_in_priority_then_fhb_order_for_scientists_only(world):
+def test_colonoscopy_list_is_in_due_date_then_fhb_order_for_scientists_only(world):
     listed = world.client.get("/api/v1/triage/colonoscopy-list", headers=world.auth("scientist")).json()
-    assert [p["fhb"] for p in listed] == ["200", "150", "20"]  # §2: 100-399.9 high priority before 10-99.9
+    # Issue 13: earliest due date first (triage/ranking.py). The 20 µg/g patient (priority 3, 21 days) was referred
+    # on 1 Oct, so is due 22 Oct; the 200 and 150 (priority 2, 14 days, §2: 100-399.9 high priority) were referred
+    # on 30 Oct, so are due 13 Nov, and the higher f-Hb goes first. Before, priority came first whatever the wait.
+    assert [p["fhb"] for p in listed] == ["20", "200", "150"]
     assert [p["rank"] for p in listed] == [1, 2, 3] and all(p["reason"] for p in listed)
     assert world.client.get("/api/v1/triage/colonoscopy-list", headers=world.auth("gp_a")).status_code == 403
 

@@ -101,6 +101,73 @@ def test_check_refuses_bad_input_with_a_one_line_reason_and_exit_code_2(tmp_path
     assert reason in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("value", "method", "action", "band", "source"),
+    [
+        ("10", "HM-JACKarc", "refer", "positive", "§2: exactly 10.0 is positive (lower edge inclusive)"),
+        ("9.99", "HM-JACKarc", "reassure", "negative", "§2: below 10 reassures"),
+        ("<0.6", "HM-JACKarc", "reassure", "negative", "§3: below HM-JACKarc's limit of detection (~0.6)"),
+        ("<7", "HM-JACKarc", "reassure", "negative", "§3: '<7', censored below the reporting limit, is negative"),
+        ("<4", "OC-Sensor", "reassure", "negative", "§3: '<4', a usual OC-Sensor censored value, is negative"),
+        ("<10", "OC-Sensor", "reassure", "negative", "§3: '<10' is negative"),
+        (">400", "HM-JACKarc", "refer", "highest", "§3: '>400', above HM-JACKarc's range, is the highest band"),
+        (">200", "OC-Sensor", "refer", "highest", "§3: '>200', above OC-Sensor's range, may be ≥ 400"),
+        ("sample_not_detected", "OC-Sensor", "repeat", "no_valid_result", "§3: a known error code → repeat kit"),
+    ],
+)
+def test_check_boundary_values(tmp_path, value, method, action, band, source):
+    done = fit_lab("triage", "check", "--value", value, "--method", method, "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert (document["action"], document["band"]) == (action, band), source
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        # Issue 13, §3: error results are the analyser's error codes; these were answered "repeat", "the analyser
+        # reported an error (unrecognised error code ...)", and would have meant a new kit for a typo.
+        ("abc", "--value: 'abc' is neither an f-Hb value"),
+        ("ten", "--value: 'ten' is neither an f-Hb value"),
+        ("<LoD", "--value: '<LoD' is neither an f-Hb value"),
+        ("nan", "--value: 'nan' is not a possible f-Hb result"),
+        ("inf", "--value: 'inf' is not a possible f-Hb result"),
+        ("-5", "--value: '-5' is not a possible f-Hb result: f-Hb cannot be negative"),
+    ],
+)
+def test_check_refuses_a_value_that_is_neither_a_number_nor_a_known_error_code(tmp_path, value, reason):
+    done = fit_lab("triage", "check", "--value", value, "--json", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.startswith(f"fit-lab: {reason}"), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_check_refuses_a_word_that_is_not_an_error_code_of_the_policy_file_tried(tmp_path):
+    shipped = Path(triage.__file__).parent / "policies" / "default-hm-jackarc.yaml"
+    document = yaml.safe_load(shipped.read_text(encoding="utf-8"))
+    document["version"] = "site-draft-3"
+    document["error_results"]["known_codes"] = {"clotted": "sample clotted in the tube"}
+    draft = tmp_path / "draft.yaml"
+    draft.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    known = fit_lab("triage", "check", "--value", "clotted", "--policy", str(draft), "--json", cwd=tmp_path)
+    assert known.returncode == 0, known.stderr
+    assert json.loads(known.stdout)["action"] == "repeat"
+    refused = fit_lab("triage", "check", "--value", "insufficient_sample", "--policy", str(draft), cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "nor an error code the policy knows (clotted)" in refused.stderr
+
+
+@pytest.mark.parametrize("value", [">10", ">100"])
+def test_check_explains_a_greater_than_value_by_what_it_shows(tmp_path, value):
+    # Issue 13, §3: '>10' and '>100' are not "only known to be above the analyser's upper measuring limit".
+    done = fit_lab("triage", "check", "--value", value, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    explanation = done.stdout.strip().split("\n")[1]
+    assert f"the true f-Hb is above {value[1:]} µg/g" in explanation
+    assert "measuring limit" not in explanation
+
+
 @pytest.fixture
 def listed(received):
     """Two referred patients (OC-Sensor): '>200' (highest band, §3) and 150 µg/g (high band, §2)."""

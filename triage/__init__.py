@@ -1,7 +1,8 @@
 """Pure triage decisions for symptomatic FIT: threshold policies, outcomes, colonoscopy ranking, GP letters.
 
 Plain values in, plain values out: no database, no clock, no globals. See ``triage/policies/`` for the shipped
-policy files and ``triage/templates/`` for the letter templates a lab may edit.
+policy files, ``triage/list_orders/`` for the colonoscopy list order and ``triage/templates/`` for the letter
+templates a lab may edit.
 """
 
 from triage.decide import IntakeAlert, intake_alerts, refer_without_fit, triage
@@ -9,6 +10,8 @@ from triage.errors import (
     LetterDataError,
     LetterError,
     LetterTemplateError,
+    ListOrderError,
+    ListOrderValidationError,
     MeasurementError,
     NoPolicyForMethodError,
     PolicyConflictError,
@@ -30,6 +33,7 @@ from triage.letters import (
     parse_template,
     render_letter,
 )
+from triage.list_order import ListOrder, load_default_list_order, load_list_order, parse_list_order
 from triage.measurement import ClinicalFlag, Comparator, Measurement, ReferralFacts, parse_flags
 from triage.outcome import Action, FhbInterpretation, TriageOutcome, interpret_fhb
 from triage.policy import (
@@ -66,6 +70,9 @@ __all__ = [
     "LetterTemplate",
     "LetterTemplateError",
     "LetterTemplates",
+    "ListOrder",
+    "ListOrderError",
+    "ListOrderValidationError",
     "Measurement",
     "MeasurementError",
     "NoPolicyForMethodError",
@@ -83,10 +90,13 @@ __all__ = [
     "TriageOutcome",
     "intake_alerts",
     "interpret_fhb",
+    "load_default_list_order",
     "load_default_policies",
+    "load_list_order",
     "load_policy",
     "load_template",
     "parse_flags",
+    "parse_list_order",
     "parse_policy",
     "parse_template",
     "rank_for_colonoscopy",

@@ -114,15 +114,21 @@ def _decide_on_fhb(measurement: Measurement, policy: ThresholdPolicy) -> _FhbDec
     elif measurement.comparator == ">":
         # The true value is anywhere above x. Placing it by its lower limit would queue an OC-Sensor ">200" (its
         # upper range, domain brief §3) behind a plain 400; it goes to the highest band it could belong to.
+        # The sentence says only what the result tells: the true value is above x, by an amount not known. Neither
+        # the result nor the policy says whether x was the analyser's upper measuring limit, so it is never claimed.
         lower = policy.band_index_for(value)
         index = policy.highest_band_index_above(value)
         if index == lower:
-            how = f"result {shown} (above the reported figure, so placed by its lower limit {value:g} µg/g)"
+            how = (
+                f"result {shown} (the true f-Hb is above {value:g} µg/g, so placed by its lower limit "
+                f"{value:g} µg/g: every value above it lies in the same band)"
+            )
         else:
             spanning = policy.censored_values.greater_than_spanning_bands
             how = (
                 f"result {shown} is censored: the true f-Hb is above {value:g} µg/g (band "
-                f"'{policy.bands[lower].name}') and could lie in any band up to '{policy.bands[index].name}'. "
+                f"'{policy.bands[lower].name}'), by how much is not known, so it could lie in any band up to "
+                f"'{policy.bands[index].name}'. "
                 f"{spanning.reason.strip()} (rule: censored_values.greater_than_spanning_bands, "
                 f"source {spanning.source})."
             )

@@ -53,6 +53,24 @@ class RankingError(TriageError):
     """The colonoscopy list was given an entry that does not belong on it."""
 
 
+class ListOrderError(TriageError):
+    """A colonoscopy list order cannot be used."""
+
+
+class ListOrderValidationError(ListOrderError):
+    """A list order file was refused at load: a priority without a target, a target of 0 days or beyond the
+    Faster Diagnosis Standard, an unknown field.
+
+    ``problems`` lists each problem found, one sentence each; ``str()`` joins them after the file name.
+    """
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        listed = "; ".join(self.problems)
+        super().__init__(f"list order {source} refused: {listed}")
+
+
 class LetterError(TriageError):
     """A letter cannot be produced."""
 

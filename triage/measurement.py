@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -18,10 +18,12 @@ from triage.errors import MeasurementError
 
 Comparator = Literal["<", "=", ">"]
 
-# An error code is a short token from the instrument profile (e.g. "insufficient_sample"); anything else typed
-# at `fit-lab triage check --value` is more likely a typo of a number, so it is refused rather than repeated.
+# The shape of an error code (e.g. "insufficient_sample"), used only when the caller gives no list of known codes.
 _ERROR_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,39}$")
 _VALUE = re.compile(r"^\s*([<>=])?\s*([0-9]+(?:\.[0-9]+)?)\s*$")
+# What is left once an optional comparator is taken off: used only to say why a value that is not plain decimal
+# digits was refused ("nan", "inf", "-5" and "1e3" all read as numbers to Python's float()).
+_AFTER_COMPARATOR = re.compile(r"^\s*[<>=]?\s*(.*?)\s*$")
 
 
 class ClinicalFlag(StrEnum):
@@ -105,8 +107,17 @@ class Measurement:
         return cls(method=method, comparator=None, value_ug_per_g=None, error_code=error_code)
 
     @classmethod
-    def parse(cls, text: str, method: str) -> Measurement:
-        """Read a value as typed by a scientist: ``"12.5"``, ``"<10"``, ``">400"``, or an error code."""
+    def parse(cls, text: str, method: str, error_codes: Collection[str] | None = None) -> Measurement:
+        """Read a value as typed by a scientist: ``"12.5"``, ``"<10"``, ``">400"``, or an error code.
+
+        ``error_codes`` are the only words that are error results: pass the policy's
+        ``error_results.known_codes`` (the codes the analyser profiles map their error tokens to). Anything else
+        that is not a plain number, with or without ``<``/``>``, is refused with a ``MeasurementError`` naming the
+        value: a typo (``"ten"``, ``"1O"``), ``"nan"``, ``"inf"``, a negative number or a censored value without
+        its figure (``"<LoD"``) must never become an error result and a repeat kit. ``None`` (for callers that
+        check the code against the policy themselves) accepts any word shaped like a code, but never one that
+        reads as a number.
+        """
         match = _VALUE.match(text)
         if match:
             comparator: Comparator = "="
@@ -114,11 +125,13 @@ class Measurement:
                 comparator = "<" if match.group(1) == "<" else ">"
             return cls(method=method, comparator=comparator, value_ug_per_g=float(match.group(2)))
         code = text.strip()
-        if _ERROR_CODE.match(code):
+        if error_codes is not None:
+            known = {known_code.casefold(): known_code for known_code in error_codes}
+            if code.casefold() in known:
+                return cls.error(known[code.casefold()], method)
+        elif _ERROR_CODE.match(code) and _float_or_none(code) is None:
             return cls.error(code, method)
-        raise MeasurementError(
-            f"{text!r} is neither an f-Hb value (e.g. 12.5, <10, >400) nor an error code (e.g. insufficient_sample)"
-        )
+        raise MeasurementError(_refusal(text, error_codes))
 
     @property
     def is_error(self) -> bool:
@@ -131,6 +144,32 @@ class Measurement:
             return f"no valid result ({self.error_code})"
         prefix = "" if self.comparator == "=" else str(self.comparator)
         return f"{prefix}{self.value_ug_per_g:g} µg Hb/g"
+
+
+def _float_or_none(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _refusal(text: str, error_codes: Collection[str] | None) -> str:
+    """Why ``text`` is neither a value nor an error code, in one line that names it."""
+    number = _float_or_none(_AFTER_COMPARATOR.sub(r"\1", text))
+    if number is not None and not math.isfinite(number):
+        return f"{text!r} is not a possible f-Hb result: it is not a finite number of µg Hb/g"
+    if number is not None and number < 0:
+        return f"{text!r} is not a possible f-Hb result: f-Hb cannot be negative"
+    if number is not None:
+        return f"{text!r} is not an f-Hb value as the analyser reports it: write it in decimal digits, e.g. 12.5"
+    codes = "an error code" if error_codes is None else (
+        f"an error code the policy knows ({', '.join(sorted(error_codes))})" if error_codes else
+        "an error code (the policy knows none)"
+    )
+    return (
+        f"{text!r} is neither an f-Hb value (a number of µg Hb/g such as 12.5, or a censored value with its figure "
+        f"such as <10 or >400) nor {codes}"
+    )
 
 
 @dataclass(frozen=True, slots=True)

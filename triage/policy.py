@@ -27,7 +27,9 @@ NO_VALID_RESULT_BAND = "no_valid_result"
 NOT_TESTED_BAND = "not_tested"
 RESERVED_BAND_NAMES = (INDETERMINATE_BAND, NO_VALID_RESULT_BAND, NOT_TESTED_BAND)
 # Priority 1 is seen first. Nine levels keep the stored key a single sortable character.
-_Priority = Field(ge=1, le=9)
+MOST_URGENT_PRIORITY = 1
+LEAST_URGENT_PRIORITY = 9
+_Priority = Field(ge=MOST_URGENT_PRIORITY, le=LEAST_URGENT_PRIORITY)
 
 
 class _Strict(BaseModel):

@@ -27,10 +27,22 @@ def _show(result: kits.KitAtBench) -> None:
 def receive(
     specimen_id: str,
     collected: Annotated[str | None, typer.Option(help="Collection date written on the tube, YYYY-MM-DD")] = None,
+    no_collection_date: Annotated[bool, typer.Option(
+        "--no-collection-date", help="The tube carries no collection date: the kit is rejected for that reason "
+                                     "and a replacement queued")] = False,
 ) -> None:
-    """Receive a returned kit; a missing, impossible or too-old collection date rejects it with that reason."""
+    """Receive a returned kit; a missing, impossible or too-old collection date rejects it with that reason.
+
+    One of ``--collected`` or ``--no-collection-date`` is required: a forgotten option must not reject a good
+    kit and post the patient a replacement.
+    """
+    if no_collection_date == (collected is not None):
+        which = "not both" if no_collection_date else "one is required"
+        raise ValidationError([FieldProblem("collected", (
+            f"give --collected YYYY-MM-DD (the date written on the tube) or --no-collection-date (the tube has "
+            f"none: the kit is rejected and a replacement queued), {which}; nothing was changed"))])
     try:
-        collection_date = date.fromisoformat(collected) if collected else None
+        collection_date = None if collected is None else date.fromisoformat(collected)
     except ValueError:
         raise ValidationError([FieldProblem("collected", f"'{collected}' is not a date YYYY-MM-DD")]) from None
     _show(kits.receive_kit(engine(), specimen_id, collection_date, actor=command_line_principal("lab"),

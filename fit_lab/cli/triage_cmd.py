@@ -43,10 +43,12 @@ def check(
 ) -> None:
     """What the policy decides for one result, storing nothing."""
     day = _field("on", lambda: date.fromisoformat(on) if on else date.today())
-    measurement = _field("value", lambda: triage.Measurement.parse(value, method))
-    facts = _field("flags", lambda: triage.ReferralFacts.from_names(f.strip() for f in flags.split(",")))
     chosen = _field("policy", lambda: triage.load_policy(policy)) if policy else _field(
         "method", lambda: outcomes.policies(settings()).policy_for(method, day))
+    # Only the policy's known error codes are error results; any other word is refused, never a repeat.
+    measurement = _field("value", lambda: triage.Measurement.parse(value, method,
+                                                                   chosen.error_results.known_codes))
+    facts = _field("flags", lambda: triage.ReferralFacts.from_names(f.strip() for f in flags.split(",")))
     decision = _field("policy" if policy else "method", lambda: triage.triage(measurement, facts, chosen))
     if as_json:
         typer.echo(json.dumps(decision.to_dict()))

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
 import pytest
 
+import triage
+from analyser_drivers.profiles import HM_JACKARC, OC_SENSOR, InstrumentProfile
 from triage import ClinicalFlag, Measurement, MeasurementError, ReferralFacts, parse_flags
 
 
@@ -69,3 +74,63 @@ def test_an_unknown_flag_is_refused_not_ignored() -> None:
 def test_display_keeps_the_comparator() -> None:
     assert Measurement.parse("<10", "HM-JACKarc").display == "<10 µg Hb/g"
     assert Measurement.parse("12.5", "HM-JACKarc").display == "12.5 µg Hb/g"
+
+
+# Issue 13: only the error codes the policy knows are error results (the codes the analyser profiles map their
+# error tokens to, see test_every_analyser_error_code_is_one_the_policy_knows). Anything else typed as a value was
+# read as an "unrecognised error code" and answered "repeat": a typo or "nan" would have posted the patient a new kit.
+# Domain brief §3: store a comparator and a value, never a string; error results are not numbers.
+GARBAGE_ROWS = [
+    ("abc", "'abc' is neither an f-Hb value", "§3: a word is not a result unless it is a known error code"),
+    ("ten", "'ten' is neither an f-Hb value", "§3: a number is stored as a number, never as words"),
+    ("E42", "'E42' is neither an f-Hb value", "§3: an analyser token is mapped by its profile, not typed raw"),
+    ("<LoD", "censored value with its figure such as <10", "§3: a censored value is a comparator AND a value"),
+    ("nan", "'nan' is not a possible f-Hb result: it is not a finite number", "§3: f-Hb is a number"),
+    ("inf", "'inf' is not a possible f-Hb result: it is not a finite number", "§3: '>x' is how above-range reads"),
+    (">Infinity", "not a finite number", "§3: above range is '>' and the upper limit, e.g. >400"),
+    ("-5", "'-5' is not a possible f-Hb result: f-Hb cannot be negative", "§3: µg Hb/g cannot be negative"),
+    ("<-5", "f-Hb cannot be negative", "§3: µg Hb/g cannot be negative"),
+    ("1e3", "write it in decimal digits", "§3: values as the analyser reports them"),
+]
+
+
+@pytest.mark.parametrize(("text", "says", "source"), GARBAGE_ROWS)
+def test_a_value_that_is_neither_a_number_nor_a_known_error_code_is_refused_naming_it(
+    default_policy: triage.ThresholdPolicy, text: str, says: str, source: str
+) -> None:
+    with pytest.raises(MeasurementError, match=re.escape(says)) as refused:
+        Measurement.parse(text, "HM-JACKarc", default_policy.error_results.known_codes)
+    assert repr(text) in str(refused.value), source
+    assert "\n" not in str(refused.value)  # one line for the command line
+
+
+def test_the_refusal_lists_the_error_codes_the_policy_knows(default_policy: triage.ThresholdPolicy) -> None:
+    with pytest.raises(MeasurementError) as refused:
+        Measurement.parse("abc", "HM-JACKarc", default_policy.error_results.known_codes)
+    assert "(instrument_error, insufficient_sample, reagent_error, sample_not_detected)" in str(refused.value)
+
+
+@pytest.mark.parametrize("text", ["insufficient_sample", "INSUFFICIENT_SAMPLE", " reagent_error "])
+def test_a_known_error_code_is_an_error_result_under_its_policy_name(
+    default_policy: triage.ThresholdPolicy, text: str
+) -> None:
+    measurement = Measurement.parse(text, "HM-JACKarc", default_policy.error_results.known_codes)
+    assert measurement.is_error and measurement.error_code == text.strip().lower()
+
+
+@pytest.mark.parametrize("text", ["nan", "NaN", "inf", "Infinity", "-inf"])
+def test_a_word_python_reads_as_a_number_is_never_an_error_code_even_without_a_list(text: str) -> None:
+    # Callers that check the code against the policy themselves pass no list; "nan" must still not pass as a code.
+    with pytest.raises(MeasurementError, match="not a finite number"):
+        Measurement.parse(text, "HM-JACKarc")
+
+
+@pytest.mark.parametrize("profile", [OC_SENSOR, HM_JACKARC], ids=lambda p: p.name)
+def test_every_analyser_error_code_is_one_the_policy_knows(
+    default_policies: triage.PolicySet, profile: InstrumentProfile
+) -> None:
+    # The one list of error codes is the policy's error_results.known_codes (triage imports nothing of the
+    # analyser drivers); each profile maps its own tokens (E01, SHORT, ...) onto those codes, so a result the
+    # analyser reported as an error can always be typed back, e.g. when a scientist amends a result.
+    policy = default_policies.policy_for(profile.method, date(2025, 6, 2))
+    assert {code for _, code in profile.error_tokens} <= set(policy.error_results.known_codes)

@@ -231,3 +231,25 @@ def test_intake_alerts_flag_what_must_not_wait_for_fit(
     for alert in alerts:
         assert alert.policy_version == default_policy.version
         assert alert.message.startswith("DO NOT WAIT FOR FIT") is alert.do_not_wait_for_fit
+
+
+@pytest.mark.parametrize(
+    ("method", "value"),
+    [
+        ("HM-JACKarc", ">10"),  # the referral threshold, far below HM-JACKarc's 400 µg/g upper range (§3)
+        ("HM-JACKarc", ">100"),
+        ("OC-Sensor", ">100"),
+        ("OC-Sensor", ">200"),  # OC-Sensor's upper range (§3), but the result itself does not say so
+        ("HM-JACKarc", ">400"),
+        ("OC-Sensor", ">500"),
+    ],
+)
+def test_greater_than_explanation_states_only_what_the_result_shows(
+    default_policies: triage.PolicySet, method: str, value: str
+) -> None:
+    # Issue 13 / §3: a '>x' result says the true f-Hb is above x, nothing more. Neither the result nor the policy
+    # knows whether x was the analyser's upper measuring limit, so the explanation must not claim it (a '>10' or
+    # '>100' is not "only known to be above the analyser's upper measuring limit").
+    outcome = _decide(value, default_policies.policy_for(method, ANALYSED_ON))
+    assert f"the true f-Hb is above {value[1:]} µg/g" in outcome.explanation
+    assert "measuring limit" not in outcome.explanation
