@@ -67,7 +67,7 @@ def list_(
     rows = [asdict(p) | {"flags": ";".join(p.flags), "date_of_birth": p.date_of_birth.isoformat()}
             for p in patients]
     if as_json:
-        typer.echo(json.dumps(rows))
+        typer.echo(json.dumps(rows, default=str))
         return
     writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["rank"], lineterminator="\n")
     writer.writeheader()

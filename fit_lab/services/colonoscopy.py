@@ -38,6 +38,8 @@ class ListedPatient:
     reason: str
     list_state: str | None = None  # None: waiting to be booked; booked / did_not_attend (see referral_states)
     booked_for: date | None = None
+    due_date: date | None = None  # the list order's target: referral date + the priority's target days
+    fds_breach_date: date | None = None  # referral date + 28 days (Faster Diagnosis Standard)
 
 
 def ranked_list(engine: Engine, *, actor: Principal, as_of: date | None = None,
@@ -73,7 +75,7 @@ def ranked_list(engine: Engine, *, actor: Principal, as_of: date | None = None,
                                  f"{patient.given_name} {patient.family_name}", patient.date_of_birth, ods,
                                  decision.band_label, decision.priority_key, fhb, flags, item.days_waited,
                                  decision.policy_version, item.reason, referral.list_state,
-                                 referral.list_booked_for))
+                                 referral.list_booked_for, item.due_date, item.fds_breach_date))
     return out
 
 

@@ -160,14 +160,11 @@ def amend_result(
         result = _get(session, result_id)
         if result.status != "released":
             raise StateError(f"Result {result_id} is {result.status}; only a released result can be amended.")
+        policy = outcomes.policies(settings).policy_for(result.method, result.measured_at.date())
         try:
-            corrected = triage.Measurement.parse(value, result.method)
+            corrected = triage.Measurement.parse(value, result.method, policy.error_results.known_codes)
         except triage.MeasurementError as exc:
             raise ValidationError([FieldProblem("value", str(exc))]) from None
-        policy = outcomes.policies(settings).policy_for(result.method, result.measured_at.date())
-        if corrected.is_error and corrected.error_code not in policy.error_results.known_codes:
-            known = ", ".join(sorted(policy.error_results.known_codes))
-            raise ValidationError([FieldProblem("value", f"'{value}' is neither a number nor an error code ({known})")])
         before = {"comparator": result.comparator, "fhb_ug_per_g": result.fhb_ug_per_g, "error_code": result.error_code}
         result.comparator = None if corrected.is_error else corrected.comparator
         result.fhb_ug_per_g, result.error_code = corrected.value_ug_per_g, corrected.error_code

@@ -70,6 +70,9 @@ class ListedPatientOut(BaseModel):
     list_state: Literal["booked", "did_not_attend"] | None = Field(
         default=None, description="None while waiting to be booked")
     booked_for: date | None = None
+    due_date: date | None = Field(default=None, description="Referral date + the priority's target days")
+    fds_breach_date: date | None = Field(default=None, description="Referral date + 28 days (Faster Diagnosis "
+                                         "Standard)")
 
 
 class ListStateIn(BaseModel):
