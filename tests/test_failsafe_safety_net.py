@@ -140,3 +140,27 @@ def test_the_rejected_kit_letter_follows_the_replacement_setting(reference_loade
     assert says in text and never_says not in text
     assert len(new_kits) == (1 if replacement_kits else 0)
     assert referral.status == ("in_progress" if replacement_kits else "closed")
+
+
+@pytest.mark.parametrize("replacement_kits", [True, False])
+def test_a_kit_closed_as_not_returned_that_comes_back_unusable_reopens_its_referral(reference_loaded,
+                                                                                   replacement_kits):
+    """Found by the quarter's simulation: the rejection of a late kit left its referral closed while a replacement
+    went out, so the replacement's result had nowhere to go."""
+    engine = reference_loaded
+    settings = make_settings(analyser_timezone="UTC", replacement_kits=replacement_kits)
+    kit = _posted(engine, 35)
+    run_failsafe(engine, today=_day(5), actor=LAB, settings=settings, clock=fixed_clock(at(_day(5))))
+    kits.reject_kit(engine, kit.specimen_id, "leaked_damaged", actor=LAB, settings=settings, clock=fixed_clock(NOW))
+    with Session(engine) as session:
+        referral = session.get(Referral, kit.referral_id)
+        replacement = session.execute(select(Kit).where(Kit.replaces_kit_id == kit.id)).scalar_one_or_none()
+    if not replacement_kits:
+        assert referral.status == "closed" and replacement is None
+        return
+    assert referral.status == "in_progress" and replacement is not None
+    dispatch.create_batch(engine, actor=LAB, clock=fixed_clock(NOW))
+    kits.receive_kit(engine, replacement.specimen_id, TODAY, actor=LAB, settings=settings, clock=fixed_clock(NOW))
+    _analyse(engine, [replacement.specimen_id], NOW + timedelta(hours=1))
+    with Session(engine) as session:
+        assert session.get(Referral, kit.referral_id).status == "resulted"

@@ -170,9 +170,12 @@ def reject_kit(
         scanned = _load(session, specimen_id)
         kit = scanned.kit
         _refuse_unreceivable(kit)
+        late = kit.state == "not_returned"
         if kit.state in RECEIVABLE:
             lifecycle.move_kit(session, kit, "received", actor=actor, now=now, received_at=now,
                                received_by=actor.username)
+        if late:  # its referral was closed as not returned: live again, so the rejection's next step is its own
+            _reopen(session, kit, actor, now, clock)
         replacement = _reject(session, kit, reason, note, actor=actor, settings=settings, now=now, clock=clock)
         return _bench_view(scanned, message=f"REJECTED: {REJECTION_REASONS[reason]}.", replacement=replacement)
 
