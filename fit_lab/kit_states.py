@@ -19,6 +19,8 @@ IN_FLIGHT = frozenset({"requested", "allocated", "dispatched", "reminded", "rece
 INITIAL = frozenset({"allocated", "dispatched"})
 # Out with the patient: the failsafe reminds and then closes these.
 WITH_PATIENT = frozenset({"dispatched", "reminded"})
+# Not yet scanned in at reception: an analyser result for such a kit waits unmatched.
+NOT_YET_RECEIVED = frozenset({"allocated", "dispatched", "reminded", "not_returned"})
 # Reception may receive a kit in these (a kit closed as not returned still counts when it comes back).
 RECEIVABLE = frozenset({"dispatched", "reminded", "not_returned"})
 # Still out with the patient or not yet posted: cancelling a batch voids these.

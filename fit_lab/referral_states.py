@@ -24,6 +24,8 @@ OPEN = frozenset({"awaiting_kit", "in_progress", "on_hold"})
 ENDED = frozenset({"resulted", "closed", "red_flag"})
 # A referral whose kit has gone out: not yet a result.
 KIT_SENT = frozenset({"in_progress"})
+# A kit is wanted or out for the referral: another referral for the patient waits for a person.
+LIVE = frozenset({"awaiting_kit", "in_progress"})
 
 _ALLOWED: dict[str, frozenset[str]] = {
     "awaiting_kit": frozenset({"in_progress", "on_hold", "closed"}),

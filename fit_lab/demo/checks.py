@@ -10,14 +10,14 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from fit_lab import referral_states
+from fit_lab import kit_states, referral_states
 from fit_lab.db.models import Kit, Letter, Referral, Result, TriageOutcome
 from fit_lab.stats import SUPPRESSED, MonthlyStats
 from fit_lab.stats.load import month_bounds
 
 # Where a referral can rest, each visible to a person: a list, a queue or a closed record with its reason.
 VISIBLE_REFERRAL_STATES = set(referral_states.STATES)
-ANALYSED = ("analysed", "resulted", "reported")
+ANALYSED = kit_states.TESTED
 
 
 @dataclass
@@ -41,16 +41,14 @@ def cross_check(engine: Engine, statistics: MonthlyStats | None = None, month: d
         states = dict(session.execute(select(Referral.status, func.count()).group_by(Referral.status)).all())
         checks.expect(set(states) <= VISIBLE_REFERRAL_STATES, f"referrals in unknown states: {states}")
         live = session.execute(
-            select(Kit.referral_id, func.count()).where(Kit.state.in_(("allocated", "dispatched", "reminded",
-                                                                       "received", "analysed")))
+            select(Kit.referral_id, func.count()).where(Kit.state.in_(kit_states.IN_FLIGHT))
             .group_by(Kit.referral_id).having(func.count() > 1)).all()
         checks.expect(not live, f"{len(live)} referrals have more than one live kit")
         in_progress_without_kit = session.execute(
             select(func.count()).select_from(Referral).where(
                 Referral.status == "in_progress",
                 ~select(Kit.id).where(Kit.referral_id == Referral.id,
-                                      Kit.state.in_(("allocated", "dispatched", "reminded", "received", "analysed",
-                                                     "resulted"))).exists())).scalar_one()
+                                      Kit.state.in_(kit_states.IN_FLIGHT)).exists())).scalar_one()
         checks.expect(in_progress_without_kit == 0, f"{in_progress_without_kit} referrals in progress with no kit")
         count = select(func.count())
         analysed = session.execute(count.select_from(Kit).where(Kit.state.in_(ANALYSED))).scalar_one()

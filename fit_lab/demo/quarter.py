@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from analyser_drivers import DEFAULT_DELIMITERS, Message, ReceivedMessage, TubeResult, get_profile, result_records
-from fit_lab import synthetic
+from fit_lab import referral_states, synthetic
 from fit_lab.clock import fixed_clock
 from fit_lab.db.models import AuditEvent, Kit, Letter, Patient, Practice, Referral, TriageOutcome
 from fit_lab.demo.behaviour import plan_return, raw_value_for
@@ -167,7 +167,7 @@ class _Quarter:
             held = session.execute(select(col(Referral.id), col(Referral.patient_id), col(Referral.received_at))
                                    .where(col(Referral.status) == "on_hold")).all()
             open_of = Counter(session.execute(select(col(Referral.patient_id)).where(
-                col(Referral.status).in_(("awaiting_kit", "in_progress")))).scalars())
+                col(Referral.status).in_(referral_states.LIVE))).scalars())
         for referral_id, patient_id, received_at in held:
             if open_of[patient_id] == 0:
                 referrals.release_hold(self.engine, referral_id, decision="queue", reason="other request ended",

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, literal, null, select, union_all
 from sqlalchemy.engine import Engine
 
+from fit_lab import kit_states
 from fit_lab.clock import Clock, system_clock
 from fit_lab.db.engine import transaction
 from fit_lab.db.models import Kit, Referral, Result
@@ -70,7 +71,7 @@ def _awaiting_dispatch(now: datetime, settings: Settings) -> Select:  # type: ig
 
 def _in_the_post(now: datetime, settings: Settings) -> Select:  # type: ignore[type-arg]
     return _rows(Kit.referral_id, Kit.specimen_id, Kit.state, Kit.dispatched_at, null()).where(
-        Kit.state.in_(("dispatched", "reminded")))
+        Kit.state.in_(kit_states.WITH_PATIENT))
 
 
 def _received_today(now: datetime, settings: Settings) -> Select:  # type: ignore[type-arg]

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from fit_lab import referral_states
 from fit_lab.clock import Clock, system_clock
 from fit_lab.db.engine import transaction
 from fit_lab.db.models import IntakeRejection, Kit, Patient, Practice, Referral
@@ -206,7 +207,7 @@ def release_hold(
         others = dict(session.execute(
             select(Referral.id, Referral.status).where(
                 Referral.patient_id == patient_id, Referral.id != referral_id,  # type: ignore[arg-type]
-                Referral.status.in_(("awaiting_kit", "in_progress")))  # type: ignore[attr-defined]
+                Referral.status.in_(referral_states.LIVE))  # type: ignore[attr-defined]
         ).all())
         was = referral.hold_reason
         if decision == "queue":

@@ -34,6 +34,7 @@ from analyser_drivers import (
     measurements_from_message,
 )
 from analyser_drivers.errors import AnalyserDriverError
+from fit_lab import kit_states
 from fit_lab.clock import Clock, system_clock
 from fit_lab.db.engine import transaction
 from fit_lab.db.models import AnalyserSession, Kit, QcResult, Result
@@ -206,7 +207,7 @@ def _judge(kit: Kit | None) -> tuple[Kit | None, str | None]:
         return None, "no kit has this specimen ID"
     if kit.state == "cancelled":
         return None, "the kit was voided"
-    if kit.state in ("dispatched", "reminded", "not_returned", "allocated"):
+    if kit.state in kit_states.NOT_YET_RECEIVED:
         return None, "the kit has not been received at reception"
     if kit.state != "received":
         return None, f"the kit is already {kit.state}"
