@@ -39,7 +39,8 @@ def run(
         closed = "referral closed" if kit.referral_closed else "referral kept open (another kit in flight)"
         typer.echo(f"  not returned      kit {kit.specimen_id}  referral {kit.referral_id}  GP told, {closed}")
     for alert in report.alerts:
-        typer.echo(f"  ALERT {alert.kind}  referral {alert.referral_id}: {alert.message}; "
+        where = f"referral {alert.referral_id}" if alert.referral_id is not None else "no referral matched"
+        typer.echo(f"  ALERT {alert.kind}  {where}: {alert.message}; "
                    f"due {alert.due}, {alert.days_late} days late")
     for item in report.overdue:
         specimen = f"  kit {item.specimen_id}" if item.specimen_id else ""
