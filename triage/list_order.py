@@ -14,9 +14,9 @@ from importlib import resources
 from itertools import pairwise
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from triage.config_file import parse_model, read_file
 from triage.errors import ListOrderValidationError
 from triage.policy import LEAST_URGENT_PRIORITY, MOST_URGENT_PRIORITY, Source
 
@@ -126,46 +126,18 @@ def _reference_problems(order: ListOrder) -> list[str]:
     return [f"{where} cites unknown source '{ref}'" for where, ref in cited if ref not in known]
 
 
-def _describe(error: ValidationError) -> list[str]:
-    problems: list[str] = []
-    for item in error.errors():
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"]).lstrip(".")
-        if item["type"] == "extra_forbidden":
-            problems.append(f"unknown field '{where}': this library does not know it, so it is refused")
-        elif item["type"] == "value_error":
-            problems.extend(str(item["msg"]).removeprefix("Value error, ").split("\n"))
-        elif item["type"] == "missing":
-            problems.append(f"'{where}' is required but missing")
-        else:
-            problems.append(f"'{where}': {item['msg']}" if where else str(item["msg"]))
-    return problems
-
-
 def parse_list_order(text: str, source: str = "<text>") -> ListOrder:
     """Parse and validate a list order from YAML text; ``source`` names it in error messages.
 
     Raises ``ListOrderValidationError`` listing every problem found.
     """
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ListOrderValidationError(source, [f"not valid YAML: {exc}"]) from exc
-    if not isinstance(document, dict):
-        raise ListOrderValidationError(source, ["the file must be a mapping of list order fields"])
-    try:
-        return ListOrder.model_validate(document)
-    except ValidationError as exc:
-        raise ListOrderValidationError(source, _describe(exc)) from exc
+    return parse_model(text, source, ListOrder, ListOrderValidationError, "list order")
 
 
 def load_list_order(path: str | Path) -> ListOrder:
     """Load and validate one list order file."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ListOrderValidationError(str(file), [f"cannot be read: {exc.strerror}"]) from exc
-    return parse_list_order(text, source=str(file))
+    text, source = read_file(path, ListOrderValidationError)
+    return parse_list_order(text, source=source)
 
 
 def load_default_list_order() -> ListOrder:

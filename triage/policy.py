@@ -13,9 +13,9 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from triage.config_file import parse_model, read_file
 from triage.errors import PolicyValidationError
 from triage.measurement import ClinicalFlag
 
@@ -264,41 +264,12 @@ def _reference_problems(policy: ThresholdPolicy) -> list[str]:
     return [f"{where} cites unknown source '{ref}'" for where, ref in cited if ref not in known]
 
 
-def _describe(error: ValidationError) -> list[str]:
-    problems: list[str] = []
-    for item in error.errors():
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"]).lstrip(".")
-        if item["type"] == "extra_forbidden":
-            problems.append(f"unknown rule or field '{where}': this library does not know it, so it is refused")
-        elif item["type"] == "value_error":
-            message = str(item["msg"]).removeprefix("Value error, ")
-            problems.extend(message.split("\n"))
-        elif item["type"] == "missing":
-            problems.append(f"'{where}' is required but missing")
-        else:
-            problems.append(f"'{where}': {item['msg']}" if where else str(item["msg"]))
-    return problems
-
-
 def parse_policy(text: str, source: str = "<text>") -> ThresholdPolicy:
     """Parse and validate a policy from YAML text; ``source`` names it in error messages."""
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PolicyValidationError(source, [f"not valid YAML: {exc}"]) from exc
-    if not isinstance(document, dict):
-        raise PolicyValidationError(source, ["the file must be a mapping of policy fields"])
-    try:
-        return ThresholdPolicy.model_validate(document)
-    except ValidationError as exc:
-        raise PolicyValidationError(source, _describe(exc)) from exc
+    return parse_model(text, source, ThresholdPolicy, PolicyValidationError, "policy")
 
 
 def load_policy(path: str | Path) -> ThresholdPolicy:
     """Load and validate one policy file."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyValidationError(str(file), [f"cannot be read: {exc.strerror}"]) from exc
-    return parse_policy(text, source=str(file))
+    text, source = read_file(path, PolicyValidationError)
+    return parse_policy(text, source=source)

@@ -70,7 +70,7 @@ def test_the_package_exports_the_list_order() -> None:
                                                                           "later than the less urgent priority 2"),
         (lambda d: d["target_days_by_priority"]["days"].update({2: 7.5}), "days[2]': Input should be a valid integer"),
         (lambda d: d["faster_diagnosis_standard"].update({"days": 0}), "faster_diagnosis_standard.days is 0"),
-        (lambda d: d.update({"tie_break": "random"}), "unknown field 'tie_break'"),
+        (lambda d: d.update({"tie_break": "random"}), "unknown rule or field 'tie_break'"),
         (lambda d: d["target_days_by_priority"].update({"source": "nowhere"}),
          "target_days_by_priority cites unknown source 'nowhere'"),
         (lambda d: d.pop("version"), "'version' is required but missing"),
