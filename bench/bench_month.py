@@ -24,20 +24,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 MONTH = date(2026, 9, 1)
 
 
 def one_run(engine_name: str, tests: int, postgres: str, labels: bool) -> dict[str, object]:
+    from scratch import scratch_database  # bench/scratch.py: the script's own folder is on sys.path
+
     from fit_lab.clock import fixed_clock
-    from fit_lab.db.engine import make_engine
-    from fit_lab.db.migrate import upgrade
     from fit_lab.demo.checks import cross_check
     from fit_lab.demo.month import ADMIN, simulate_month
     from fit_lab.logs import configure
@@ -46,17 +42,7 @@ def one_run(engine_name: str, tests: int, postgres: str, labels: bool) -> dict[s
 
     with tempfile.TemporaryDirectory() as tmp:
         configure(stream=open(os.devnull, "w"))  # noqa: SIM115 - for the life of this process
-        scratch = None
-        if engine_name == "sqlite":
-            url = f"sqlite:///{tmp}/month.db"
-        else:
-            scratch = f"fitlab_month_{uuid.uuid4().hex[:8]}"
-            with create_engine(postgres, isolation_level="AUTOCOMMIT").connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{scratch}"'))
-            url = make_url(postgres).set(database=scratch).render_as_string(hide_password=False)
-        try:
-            engine = make_engine(url)
-            upgrade(engine)
+        with scratch_database(engine_name, Path(tmp), postgres, "month") as (url, engine):
             settings = Settings(database_url=url, data_dir=Path(tmp))
             started = time.perf_counter()
             run = simulate_month(engine, settings, tests=tests, month_start=MONTH, out_dir=Path(tmp),
@@ -67,11 +53,6 @@ def one_run(engine_name: str, tests: int, postgres: str, labels: bool) -> dict[s
             result = stats.monthly(engine, MONTH, actor=ADMIN, settings=settings, clock=clock)
             stages = {**run.stage_seconds, "statistics": time.perf_counter() - before}
             checks = cross_check(engine, result, MONTH)
-            engine.dispose()
-        finally:
-            if scratch:
-                with create_engine(postgres, isolation_level="AUTOCOMMIT").connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
     total = simulated + stages["statistics"]
     # The lab's other computers (bench PCs, label printer, analyser listeners) are worker processes: the peak is
     # the largest of this process and any one of them.

@@ -16,15 +16,11 @@ import argparse
 import os
 import sys
 import tempfile
-import uuid
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from scratch import scratch_database  # bench/scratch.py: the script's own folder is on sys.path
 
-from fit_lab.db.engine import make_engine
-from fit_lab.db.migrate import upgrade
 from fit_lab.demo.quarter import QuarterReport, simulate_quarter
 from fit_lab.logs import configure
 from fit_lab.settings import Settings
@@ -33,34 +29,17 @@ START = date(2026, 6, 1)
 
 
 def run(engine_name: str, tests_per_month: int, postgres: str, out: Path) -> QuarterReport:
-    scratch = None
-    with tempfile.TemporaryDirectory() as tmp:
-        if engine_name == "sqlite":
-            url = f"sqlite:///{tmp}/quarter.db"
-        else:
-            scratch = f"fitlab_quarter_{uuid.uuid4().hex[:8]}"
-            with create_engine(postgres, isolation_level="AUTOCOMMIT").connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{scratch}"'))
-            url = make_url(postgres).set(database=scratch).render_as_string(hide_password=False)
-        try:
-            engine = make_engine(url)
-            upgrade(engine)
-            settings = Settings(database_url=url, data_dir=Path(tmp), analyser_timezone="UTC",
-                                failsafe_schedule=False)
+    with tempfile.TemporaryDirectory() as tmp, scratch_database(engine_name, Path(tmp), postgres, "quarter") as (
+            url, engine):
+        settings = Settings(database_url=url, data_dir=Path(tmp), analyser_timezone="UTC", failsafe_schedule=False)
 
-            def progress(done: int, total: int) -> None:
-                if done % 10 == 0 or done == total:
-                    print(f"  {engine_name}: day {done}/{total}", file=sys.stderr, flush=True)
+        def progress(done: int, total: int) -> None:
+            if done % 10 == 0 or done == total:
+                print(f"  {engine_name}: day {done}/{total}", file=sys.stderr, flush=True)
 
-            report = simulate_quarter(engine, settings, tests_per_month=tests_per_month, start=START,
-                                      progress=progress)
-            report.write_csv(out / f"pathways-{engine_name}.csv")
-            engine.dispose()
-            return report
-        finally:
-            if scratch:
-                with create_engine(postgres, isolation_level="AUTOCOMMIT").connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
+        report = simulate_quarter(engine, settings, tests_per_month=tests_per_month, start=START, progress=progress)
+        report.write_csv(out / f"pathways-{engine_name}.csv")
+        return report
 
 
 def show(engine_name: str, report: QuarterReport) -> None:
