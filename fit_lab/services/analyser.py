@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -26,6 +26,7 @@ from analyser_drivers import (
 )
 from fit_lab.logs import get_logger
 from fit_lab.qc.targets import load_targets
+from fit_lab.qc.westgard import QcTarget
 from fit_lab.services.results import StoredMessage, store_message
 from fit_lab.settings import Settings
 
@@ -73,7 +74,7 @@ def simulated_raw_value(profile: InstrumentProfile, rng: random.Random) -> str:
     return f"{raw.quantize(Decimal('0.1'))}"
 
 
-def qc_tubes(profile: InstrumentProfile, targets: dict[tuple[str, str], object], at: datetime,
+def qc_tubes(profile: InstrumentProfile, targets: Mapping[tuple[str, str], QcTarget], at: datetime,
              *, fail_level: str | None = None) -> list[TubeResult]:
     """One QC tube per level at its target mean (or 4 SD high for ``fail_level``), in the analyser's unit."""
     factor = profile.factor_for("") or Decimal(1)
@@ -82,7 +83,7 @@ def qc_tubes(profile: InstrumentProfile, targets: dict[tuple[str, str], object],
         target = targets.get((profile.name, material.level))
         if target is None:
             continue
-        mean, sd = target.mean, target.sd  # type: ignore[attr-defined]
+        mean, sd = target.mean, target.sd
         value = mean + (4 * sd if material.level == fail_level else 0)
         raw = (Decimal(str(value)) / factor).quantize(Decimal("0.1"))
         tubes.append(TubeResult(f"{material.id_prefix}-1", str(raw), at, qc=True))
