@@ -110,3 +110,9 @@ def test_control_characters_cannot_be_declared_as_delimiters():
 def test_text_latin1_cannot_carry_is_refused_before_it_reaches_the_line():
     with pytest.raises(RecordError, match="latin-1"):
         encode_message([Record.of("C", "1", "I", "f-Hb 10 µg/g ≥ threshold")])
+
+
+def test_a_lower_case_header_declares_its_delimiters():
+    records, delimiters = decode_records([b"h|@^\\|||Demo", b"r|1|^^^FOB|50@60"])
+    assert delimiters == Delimiters(field="|", repeat="@", component="^", escape="\\")
+    assert records[1].field(4) == (("50",), ("60",))
