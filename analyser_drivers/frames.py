@@ -122,6 +122,11 @@ class FrameScanner:
         self._offset = 0
 
     @property
+    def offset(self) -> int:
+        """Bytes of the stream scanned so far."""
+        return self._offset
+
+    @property
     def in_frame(self) -> bool:
         """True while a frame has started and not yet ended."""
         return self._state in (_IN_FRAME, _CHECKSUM)

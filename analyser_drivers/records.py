@@ -41,7 +41,7 @@ class Delimiters:
     @classmethod
     def from_header(cls, header_text: str) -> Delimiters:
         """Read the delimiters from an H record's text; raises RecordError if it declares none."""
-        if len(header_text) < 5 or header_text[0] != "H":
+        if len(header_text) < 5 or header_text[0] not in "Hh":
             raise RecordError("the header record is too short to declare its delimiters")
         return cls(field=header_text[1], repeat=header_text[2], component=header_text[3], escape=header_text[4])
 

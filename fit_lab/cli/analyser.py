@@ -5,15 +5,24 @@ from __future__ import annotations
 import enum
 import json
 import signal
+import sys
 import threading
 from dataclasses import replace
+from itertools import chain
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from analyser_drivers import NOISE, InstrumentProfile, LinkFaults, SerialSettings, TransferAborted, get_profile
-from analyser_drivers import replay as decode_capture
+from analyser_drivers import (
+    NOISE,
+    InstrumentProfile,
+    LinkFaults,
+    Replayer,
+    SerialSettings,
+    TransferAborted,
+    get_profile,
+)
 from analyser_drivers.errors import UnknownProfile
 from fit_lab.cli.context import engine, settings
 from fit_lab.errors import FieldProblem, FitLabError, ValidationError
@@ -21,6 +30,7 @@ from fit_lab.services import analyser
 
 app = typer.Typer(no_args_is_help=True, help="The FIT analyser's serial link (ASTM E1381/E1394).")
 PortOpt = Annotated[str, typer.Option("--port", help="pyserial URL: /dev/ttyUSB0, socket://host:port, loop://")]
+REPLAY_CHUNK_BYTES = 1 << 20
 ProfileOpt = Annotated[str, typer.Option("--profile", help="oc-sensor or hm-jackarc")]
 
 
@@ -117,11 +127,21 @@ def replay(
     """Decode a captured byte stream (link layer and records; measurements with a profile)."""
     if not dry_run:
         raise ValidationError([FieldProblem("--dry-run", "replay into the database is not offered: use --dry-run")])
-    result = decode_capture(file.read_bytes(), _profile(profile) if profile else None)
-    document = result.to_json()
+    replayer = Replayer(_profile(profile) if profile else None)
+    count = 0
+    with file.open("rb") as capture:
+        # The capture is read and the document written a message at a time, so memory stays flat however big
+        # the capture (issue 19: a 100 MB capture).
+        if as_json:
+            sys.stdout.write('{"messages": [')
+        for chunk in chain(iter(lambda: capture.read(REPLAY_CHUNK_BYTES), b""), [None]):
+            for item in replayer.feed(chunk) if chunk is not None else replayer.finish():
+                if as_json:
+                    sys.stdout.write((", " if count else "") + json.dumps(item.to_json(), default=str))
+                count += 1
     if as_json:
-        typer.echo(json.dumps(document, default=str))
+        sys.stdout.write('], "problems": ' + json.dumps([p.to_json() for p in replayer.problems]) + "}\n")
         return
-    typer.echo(f"{len(result.messages)} messages, {len(result.problems)} problems")
-    for problem in result.problems:
+    typer.echo(f"{count} messages, {len(replayer.problems)} problems")
+    for problem in replayer.problems:
         typer.echo(f"  offset {problem.offset}: {problem.kind}: {problem.detail}")

@@ -12,6 +12,7 @@ from analyser_drivers import (
     encode_message,
     encode_record,
 )
+from analyser_drivers.records import decode_records
 
 
 def test_fields_are_numbered_as_in_the_standard():
