@@ -37,7 +37,7 @@ from analyser_drivers.frames import (
 from analyser_drivers.interpret import measurements_from_message
 from analyser_drivers.measurements import Measurement, QcMeasurement, ResultProblem
 from analyser_drivers.profiles import InstrumentProfile
-from analyser_drivers.records import Message, decode_records
+from analyser_drivers.records import Message, RecordDecoder
 from analyser_drivers.settings import E1381_MAX_FRAME, LIS1A_MAX_FRAME
 
 __all__ = [
@@ -134,6 +134,7 @@ class _LinkRules:
     """The current message's record texts, each with the offset of the frame that completed it."""
     partial: bytes = b""
     messages_closed: int = 0
+    decoder: RecordDecoder = field(default_factory=RecordDecoder)
 
     def problem(self, offset: int, kind: str, detail: str) -> None:
         self.problems.append(Problem(offset, kind, detail))
@@ -264,7 +265,7 @@ class _LinkRules:
             return
         if why is not None:
             self.problem(offset, "message_without_terminator", why)
-        decoded, delimiters = decode_records([text for _, text in self.records])
+        decoded, delimiters = self.decoder.records([text for _, text in self.records])
         self.messages_closed += 1
         for position, ((record_offset, text), record) in enumerate(zip(self.records, decoded, strict=True), 1):
             if record.type not in RECORD_TYPES:
