@@ -149,12 +149,26 @@ def replay_peak_memory(stream: bytes, megabytes: int) -> tuple[int, float, float
         size = capture.stat().st_size
         started = time.perf_counter()
         with open(os.devnull, "wb") as sink:
-            child = subprocess.Popen([sys.executable, "-m", "fit_lab.cli", "analyser", "replay", str(capture),
-                                      "--dry-run", "--json"], stdout=sink, cwd=REPO)
-            _, status, usage = os.wait4(child.pid, 0)  # the child's own peak, not this process's
-        if status != 0:
-            raise SystemExit(f"fit-lab analyser replay exited with status {status}")
-        return size, usage.ru_maxrss / 1024, time.perf_counter() - started
+            done = subprocess.run([sys.executable, "-c", _REPLAY_AND_REPORT_PEAK, str(capture)], stdout=sink,
+                                  stderr=subprocess.PIPE, text=True, cwd=REPO, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"fit-lab analyser replay failed:\n{done.stderr}")
+        peak_kb = int(done.stderr.strip().splitlines()[-1].split()[1])
+        return size, peak_kb / 1024, time.perf_counter() - started
+
+
+# `fit-lab analyser replay CAPTURE --dry-run --json` exactly as the console script runs it, reporting its own peak
+# (VmHWM of the process after exec: rusage of a child would include this benchmark's memory, shared before exec).
+_REPLAY_AND_REPORT_PEAK = """
+import atexit, sys
+def report():
+    with open("/proc/self/status") as status:
+        print(next(line for line in status if line.startswith("VmHWM")), file=sys.stderr)
+atexit.register(report)
+sys.argv = ["fit-lab", "analyser", "replay", sys.argv[1], "--dry-run", "--json"]
+from fit_lab.cli.main import main
+main()
+"""
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ Our own fixtures reproduce each quirk seen in real instruments' output (domain/a
 import json
 from datetime import datetime
 
-from analyser_drivers import OC_SENSOR, FitMeasurement, encode_frame, frames_for_records, replay
+from analyser_drivers import OC_SENSOR, FitMeasurement, Replayer, encode_frame, frames_for_records, replay
 from analyser_drivers.emulate import TubeResult, result_records
 
 ENQ, EOT, ACK, NAK = b"\x05", b"\x04", b"\x06", b"\x15"
@@ -246,3 +246,11 @@ def test_a_frame_the_receiver_answered_nak_is_not_decoded_even_with_a_good_check
     result = replay(capture)
     assert [r.value(3) for r in result.messages[0].records if r.type == "L"] == ["N"]
     assert "refused_by_receiver" in kinds(result)
+
+
+def test_replay_hands_back_each_message_as_its_session_ends_and_keeps_none():
+    # Issue 19: replay streams its input, so a capture of any size is decoded in flat memory.
+    replayer = Replayer()
+    session = ENQ + b"".join(compliant()) + EOT
+    assert [len(replayer.feed(session)) for _ in range(100)] == [1] * 100
+    assert replayer.finish() == []
