@@ -102,6 +102,12 @@ def simulate(
                      ] = False,
     one_frame: Annotated[bool, typer.Option("--whole-message-in-one-frame",
                                             help="Send each message H…L in a single frame")] = False,
+    reply_timeout_s: Annotated[float | None, typer.Option(
+        "--reply-timeout-s", min=0.05, help="The analyser's reply timer (default E1381's 15 s), for soak tests")
+                               ] = None,
+    attempts: Annotated[int, typer.Option(
+        "--attempts", min=1, help="Transfers of one message before giving up (after a timeout or six refusals)")
+                        ] = 3,
 ) -> None:
     """Act as the analyser: send a run of results over the serial link (with link faults on request)."""
     ids = [s.strip() for s in specimens.split(",") if s.strip()]
@@ -111,7 +117,8 @@ def simulate(
     faults = LinkFaults(frozenset(bad_checksum_frame or ()), NOISE if noise else b"", one_frame)
     try:
         tubes = analyser.simulate(port, _profile(profile), ids, settings(), values=raw, with_qc=qc,
-                                  fail_qc_level=fail_qc, per_message=per_message, seed=seed, faults=faults)
+                                  fail_qc_level=fail_qc, per_message=per_message, seed=seed, faults=faults,
+                                  reply_timeout_s=reply_timeout_s, attempts=attempts)
     except TransferAborted as exc:
         raise FitLabError(f"the listener did not accept a message ({exc.reason}): {exc}") from None
     typer.echo(f"sent {len(tubes)} results" + (" after a QC run" if qc else ""))
