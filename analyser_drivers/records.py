@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from analyser_drivers.errors import RecordError
 
@@ -185,9 +186,9 @@ class RecordDecoder:
         if cache is None or len(cache) > self._cache_size:
             cache = self._caches[d] = {}
         pieces = text.split(d.field)
-        fields = tuple(map(cache.get, pieces))
-        if None not in fields:
-            return fields  # type: ignore[return-value]  # no None: every piece was found
+        found = tuple(map(cache.get, pieces))
+        if None not in found:
+            return cast(tuple[Field, ...], found)  # every piece was in the cache
         for piece in pieces:
             if piece not in cache:
                 cache[piece] = _decode_field(piece, d)

@@ -254,3 +254,29 @@ def test_replay_hands_back_each_message_as_its_session_ends_and_keeps_none():
     session = ENQ + b"".join(compliant()) + EOT
     assert [len(replayer.feed(session)) for _ in range(100)] == [1] * 100
     assert replayer.finish() == []
+
+
+def test_replaying_the_live_listeners_journal_of_a_refused_frame_gives_the_message_it_stored(make_pty,
+                                                                                                start_driver):
+    # The repro end to end: a real driver on a pty NAKs the out-of-sequence frame 4; its transcript (what
+    # the journal stores, both directions) replays to the message the driver delivered, with no phantom R.
+    pair = make_pty()
+    running = start_driver(pair.open_host())
+    line = pair.analyser
+    replies = []
+    for chunk in [ENQ, *(_framed(f) for f in OUT_OF_ORDER)]:
+        line.write(chunk)
+        reply = b""
+        for _ in range(500):  # 10 s at most, however slow the machine
+            reply = line.read(1)
+            if reply:
+                break
+        replies.append(reply)
+    line.write(EOT)
+    running.wait_for(1)
+    assert replies == [ACK, ACK, ACK, NAK, ACK, ACK, ACK]
+    (received,) = running.stored
+    journal = b"".join(chunk.data for chunk in received.transcript) + ACK + EOT
+    replayed = replay(journal)
+    assert [m.to_json() for m in replayed.messages] == [received.message.to_json()]
+    assert [r.type for r in received.message.records] == ["H", "P", "O", "R", "L"]
