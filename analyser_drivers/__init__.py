@@ -60,6 +60,7 @@ from analyser_drivers.replay import (
     ReplayResult,
     measurement_to_json,
     replay,
+    replay_chunks,
 )
 from analyser_drivers.sender import Sender
 from analyser_drivers.settings import E1381_MAX_FRAME, LIS1A_MAX_FRAME, LinkSettings, LinkTimers
@@ -137,6 +138,7 @@ __all__ = [
     "measurements_from_message",
     "parse_timestamp",
     "replay",
+    "replay_chunks",
     "result_records",
     "simple",
     "split_into_frames",

@@ -20,6 +20,7 @@ decoded in flat memory; `replay(data)` is the one-call form for a capture alread
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -48,6 +49,7 @@ __all__ = [
     "Replayer",
     "measurement_to_json",
     "replay",
+    "replay_chunks",
 ]
 
 RECORD_TYPES = frozenset("HPORCMQSL")
@@ -349,6 +351,14 @@ class Replayer:
                                               for m in found for p in m.problems)
             out.append(ReplayedMessage(message, found))
         return out
+
+
+def replay_chunks(chunks: Iterable[bytes], replayer: Replayer) -> Iterator[ReplayedMessage]:
+    """Each message of a capture read in `chunks` (e.g. from a file), as soon as it completes; the capture's
+    problems are in `replayer.problems` once the iterator is exhausted."""
+    for chunk in chunks:
+        yield from replayer.feed(chunk)
+    yield from replayer.finish()
 
 
 def replay(data: bytes, profile: InstrumentProfile | None = None) -> ReplayResult:

@@ -8,7 +8,6 @@ import signal
 import sys
 import threading
 from dataclasses import replace
-from itertools import chain
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +21,7 @@ from analyser_drivers import (
     SerialSettings,
     TransferAborted,
     get_profile,
+    replay_chunks,
 )
 from analyser_drivers.errors import UnknownProfile
 from fit_lab.cli.context import engine, settings
@@ -137,15 +137,13 @@ def replay(
     replayer = Replayer(_profile(profile) if profile else None)
     count = 0
     with file.open("rb") as capture:
-        # The capture is read and the document written a message at a time, so memory stays flat however big
-        # the capture (issue 19: a 100 MB capture).
+        # Read and written a message at a time, so memory stays flat however big the capture (issue 19).
         if as_json:
             sys.stdout.write('{"messages": [')
-        for chunk in chain(iter(lambda: capture.read(REPLAY_CHUNK_BYTES), b""), [None]):
-            for item in replayer.feed(chunk) if chunk is not None else replayer.finish():
-                if as_json:
-                    sys.stdout.write((", " if count else "") + json.dumps(item.to_json(), default=str))
-                count += 1
+        for item in replay_chunks(iter(lambda: capture.read(REPLAY_CHUNK_BYTES), b""), replayer):
+            if as_json:
+                sys.stdout.write((", " if count else "") + json.dumps(item.to_json(), default=str))
+            count += 1
     if as_json:
         sys.stdout.write('], "problems": ' + json.dumps([p.to_json() for p in replayer.problems]) + "}\n")
         return
