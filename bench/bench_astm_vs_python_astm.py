@@ -130,7 +130,7 @@ def replay_fit_lab(stream: bytes, chunk: int) -> int:
     return records
 
 
-def best_cpu(run: Callable[[], int], expected: int) -> float:
+def cpu_seconds(run: Callable[[], int], expected: int) -> float:
     started = time.process_time()
     records = run()
     spent = time.process_time() - started
@@ -185,9 +185,9 @@ def main() -> None:
           f"(python-astm {sys.modules['astm'].__version__} from {Path(codec.__file__).parent})")
     runs: dict[str, list[float]] = {"python-astm codec": [], "fit-lab LinkReceiver": [], "fit-lab replay": []}
     for _ in range(args.repeat):  # interleaved, so a machine slowing down mid-run hits every decoder alike
-        runs["python-astm codec"].append(best_cpu(lambda: decode_python_astm(codec, frames), records))
-        runs["fit-lab LinkReceiver"].append(best_cpu(lambda: decode_fit_lab(stream, args.chunk), records))
-        runs["fit-lab replay"].append(best_cpu(lambda: replay_fit_lab(stream, args.chunk), records))
+        runs["python-astm codec"].append(cpu_seconds(lambda: decode_python_astm(codec, frames), records))
+        runs["fit-lab LinkReceiver"].append(cpu_seconds(lambda: decode_fit_lab(stream, args.chunk), records))
+        runs["fit-lab replay"].append(cpu_seconds(lambda: replay_fit_lab(stream, args.chunk), records))
     baseline = records / min(runs["python-astm codec"])
     for name, times in runs.items():
         rate = records / min(times)
