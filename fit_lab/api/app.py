@@ -7,7 +7,7 @@ from sqlalchemy.engine import Engine
 
 from fit_lab.api import errors, openapi
 from fit_lab.api.limits import BodySizeLimit
-from fit_lab.api.routes import auth, dispatch, kits, outcomes, referrals, results, stats
+from fit_lab.api.routes import auth, dispatch, identity, kits, outcomes, referrals, results, stats
 from fit_lab.db.engine import make_engine
 from fit_lab.settings import Settings, get_settings
 from fit_lab.startup import check_startup
@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api = APIRouter(prefix="/api/v1")
     api.include_router(auth.router)
     api.include_router(referrals.router)
+    api.include_router(identity.router)
     api.include_router(dispatch.router)
     api.include_router(kits.router)
     api.include_router(results.router)

@@ -31,7 +31,7 @@ from fit_lab.intake.csv_rows import ROW_NUMBERING, read_referral_csv
 from fit_lab.intake.validate import ReferralInput, validate_referral
 from fit_lab.logs import get_logger
 from fit_lab.principal import Principal
-from fit_lab.services import audit, deprivation
+from fit_lab.services import audit, deprivation, identity
 from fit_lab.services.referrals import for_update
 
 __all__ = ["ROW_NUMBERING", "ImportReport", "RowOutcome", "create_referral", "import_csv"]
@@ -287,6 +287,8 @@ def _store_accepted(
     depriv = deprivation.lookup(session, {item.referral.postcode for item in rows})
     by_ref, by_date = _existing_referral_keys(session, rows, practices, patients)
     open_patients = _patients_with_open_referrals(session, [p["id"] for p in patients.values()])
+    referring = identity.referring_practices(session, [p["id"] for p in patients.values()])
+    differences: list[identity.PendingChange] = []
 
     new_patients: dict[str, dict[str, Any]] = {}
     changed_patients: dict[int, dict[str, Any]] = {}
@@ -315,10 +317,16 @@ def _store_accepted(
             by_ref[ref_key] = (None, r.nhs_number)
         by_date[date_key] = None
         values = _patient_values(r, practice_id, depriv[r.postcode.replace(" ", "")], now)
-        if existing is None:
-            new_patients.setdefault(r.nhs_number, values)
-        elif any(existing[k] != values[k] for k in (*_PATIENT_FIELDS, "practice_id")):
-            changed_patients[existing["id"]] = values
+        stored = existing if existing is not None else new_patients.get(r.nhs_number)
+        if stored is None:
+            new_patients[r.nhs_number] = values
+        elif identity.differs(stored, values):
+            in_place = existing is not None and identity.may_change_in_place(
+                existing, practice_id, referring.get(existing["id"], set()))
+            if in_place:
+                changed_patients[existing["id"]] = values  # type: ignore[index]
+            differences.append(identity.PendingChange("applied" if in_place else "pending", r.nhs_number,
+                                                      practice_id, dict(stored), values, len(pending)))
         outcome.status = "accepted"
         pending.append((outcome, r, practice_id))
 
@@ -330,7 +338,8 @@ def _store_accepted(
     patient_id_of = {nhs: p["id"] for nhs, p in patients.items()} | ids
 
     referral_rows = []
-    for outcome, r, practice_id in pending:
+    held_for_identity = {c.referral_index for c in differences if c.status == "pending"}
+    for index, (outcome, r, practice_id) in enumerate(pending):
         patient_id = patient_id_of[r.nhs_number]
         in_flight = open_patients.get(patient_id)
         status, hold_reason = "awaiting_kit", None
@@ -340,11 +349,17 @@ def _store_accepted(
             outcome.on_hold, outcome.message = True, hold_reason
         else:
             open_patients[patient_id] = -1  # a later row of this file for the same patient is held too
+        if index in held_for_identity:
+            status = "on_hold"
+            hold_reason = f"{hold_reason}; {identity.HOLD_REASON}" if hold_reason else identity.HOLD_REASON
+            outcome.on_hold, outcome.message = True, hold_reason
         referral_rows.append(_referral_values(r, practice_id, patient_id, status, hold_reason, in_flight,
                                               source, batch_id, actor, now))
     referral_ids = insert_then_find(session, Referral, referral_rows, ("patient_id", "practice_id", "referral_date"))
     for (outcome, _, _), referral_id in zip(pending, referral_ids, strict=True):
         outcome.referral_id = referral_id
+    identity.record_changes(session, differences, patient_id_of, referral_ids, actor=actor, now=now, clock=clock)
+    _tell_gp_nothing_of_other_practices(session, actor, pending, referral_rows, referral_ids)
     audit.record_many(session, actor, "create", "patient", [(i, None) for i in ids.values()], clock=clock)
     audit.record_many(session, actor, "update", "patient", [(i, None) for i in changed_patients], clock=clock)
     audit.record_many(
@@ -357,6 +372,24 @@ def _store_accepted(
         clock=clock,
     )
     return refused
+
+
+def _tell_gp_nothing_of_other_practices(
+    session: Session,
+    actor: Principal,
+    pending: list[tuple[RowOutcome, ReferralInput, int]],
+    referral_rows: list[dict[str, Any]],
+    referral_ids: list[int],
+) -> None:
+    """A GP's referral held because of another practice is answered like any accepted referral (no oracle)."""
+    if not actor.is_gp:
+        return
+    held = [(rid, row["practice_id"], row["related_referral_id"])
+            for rid, row in zip(referral_ids, referral_rows, strict=True) if row["status"] == "on_hold"]
+    masked = identity.held_for_another_practice(session, held)
+    for (outcome, _, _), rid in zip(pending, referral_ids, strict=True):
+        if rid in masked:
+            outcome.on_hold, outcome.message = False, None
 
 
 def _reference_taken(r: ReferralInput, earlier: int | None, row: int | None) -> FieldProblem:

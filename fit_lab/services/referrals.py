@@ -17,7 +17,7 @@ from fit_lab.db.engine import transaction
 from fit_lab.db.models import IntakeRejection, Kit, Patient, Practice, Referral
 from fit_lab.errors import FieldProblem, Forbidden, NotFound, StateError, ValidationError
 from fit_lab.principal import Principal
-from fit_lab.services import audit
+from fit_lab.services import audit, identity
 
 PATIENT_DATA_ROLES = frozenset({"lab", "scientist", "admin", "gp"})
 # Who settles what intake could not: holds and refused rows are the lab's worklist (rows may hold identifiers).
@@ -71,7 +71,7 @@ def get_referral(engine: Engine, referral_id: int, *, actor: Principal, clock: C
         ).mappings()
         kit_list = [dict(k) for k in kits]
         audit.record(session, actor, "read", "referral", referral_id, practice_id=referral.practice_id, clock=clock)
-        return _view(referral, patient, ods, kit_list)
+        return identity.seen_by(session, actor, [(referral, _view(referral, patient, ods, kit_list))])[0]
 
 
 def list_referrals(
@@ -99,7 +99,7 @@ def list_referrals(
     with transaction(engine) as session:
         total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
         rows = session.execute(query.order_by(Referral.id).limit(limit).offset(offset)).all()  # type: ignore[arg-type]
-        views = [_view(r, p, ods, []) for r, p, ods in rows]
+        views = identity.seen_by(session, actor, [(r, _view(r, p, ods, [])) for r, p, ods in rows])
         reads = [(v.id, r.practice_id) for v, (r, _, _) in zip(views, rows, strict=True)]
         audit.record_many(session, actor, "read", "referral", reads, detail={"via": "list"}, clock=clock)
     return total, views
