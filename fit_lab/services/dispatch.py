@@ -33,6 +33,7 @@ from fit_lab.services import audit
 from fit_lab.services.referrals import for_update
 from fit_lab.services.specimens import allocate_specimen_ids
 from fit_lab.settings import Settings
+from fit_lab.text import refuse_control_characters
 
 FORMATS = ("pdf", "zpl")
 MAX_BATCH = 20_000
@@ -375,6 +376,7 @@ def cancel_batch(
     The kits are locked first, so a kit being received at that moment is either received before (and is then
     listed in ``not_voided`` with the reason) or voided before (and reception then refuses it as VOIDED).
     """
+    refuse_control_characters(reason, "reason")
     reason = " ".join(reason.split())
     if not reason:
         raise ValidationError([FieldProblem("reason", "a reason is required to cancel a batch")])

@@ -29,6 +29,7 @@ from fit_lab.db.models import DemographicsChange, Patient, Referral
 from fit_lab.errors import FieldProblem, Forbidden, NotFound, StateError, ValidationError
 from fit_lab.principal import Principal
 from fit_lab.services import audit
+from fit_lab.text import refuse_control_characters
 
 if TYPE_CHECKING:  # a type only: referrals imports nothing of this module at run time, but intake imports both
     from fit_lab.services.referrals import ReferralView
@@ -238,6 +239,7 @@ def reconcile(
     _require_worklist(actor)
     if decision not in DECISIONS:
         raise ValidationError([FieldProblem("decision", f"must be one of {', '.join(DECISIONS)}")])
+    refuse_control_characters(reason, "reason")
     cleaned = " ".join((reason or "").split())
     if not cleaned:
         raise ValidationError([FieldProblem("reason", "is required: say why, for the audit trail")])

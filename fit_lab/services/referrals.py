@@ -18,6 +18,7 @@ from fit_lab.db.models import IntakeRejection, Kit, Patient, Practice, Referral
 from fit_lab.errors import FieldProblem, Forbidden, NotFound, StateError, ValidationError
 from fit_lab.principal import Principal
 from fit_lab.services import audit, identity
+from fit_lab.text import refuse_control_characters
 
 PATIENT_DATA_ROLES = frozenset({"lab", "scientist", "admin", "gp"})
 # Who settles what intake could not: holds and refused rows are the lab's worklist (rows may hold identifiers).
@@ -165,6 +166,7 @@ def _require_worklist(actor: Principal) -> None:
 
 
 def _reason(text: str, name: str) -> str:
+    refuse_control_characters(text, name)
     cleaned = " ".join((text or "").split())
     if not cleaned:
         raise ValidationError([FieldProblem(name, "is required: say why, for the audit trail")])

@@ -13,6 +13,7 @@ from fit_lab.api.deps import EngineDep, page_limit, require
 from fit_lab.api.responses import errors
 from fit_lab.principal import Principal
 from fit_lab.services import identity
+from fit_lab.text import RequiredLine
 
 router = APIRouter(tags=["referrals"])
 RecordId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Record id")]
@@ -46,7 +47,7 @@ class Reconciliation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: Literal["use_sent", "keep_record"] = Field(
         description="use_sent: the sent details replace the record (kept as 'previous'); keep_record: it stands")
-    reason: str = Field(min_length=1, max_length=identity.MAX_REASON_LENGTH)
+    reason: RequiredLine = Field(min_length=1, max_length=identity.MAX_REASON_LENGTH)
 
 
 @router.get("/demographics-changes", response_model=DemographicsChangePage, responses=errors(401, 403))

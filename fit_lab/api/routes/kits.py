@@ -12,6 +12,7 @@ from fit_lab.api.responses import errors
 from fit_lab.api.types import IsoDate
 from fit_lab.principal import Principal
 from fit_lab.services import kits
+from fit_lab.text import Line
 
 router = APIRouter(prefix="/kits", tags=["reception"])
 Lab = Annotated[Principal, Depends(require("lab", "scientist", "admin"))]
@@ -27,7 +28,7 @@ class ReceiveIn(BaseModel):
 class RejectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: ReasonCode  # type: ignore[valid-type]
-    note: str | None = Field(default=None, max_length=400)
+    note: Line | None = Field(default=None, max_length=400)
 
 
 class KitAtBenchOut(BaseModel):
