@@ -85,7 +85,7 @@ def create_batch(
     with transaction(engine) as session:
         replacements = _claim_replacements(session, limit or MAX_BATCH)
         claimed = _claim_referrals(session, (limit or MAX_BATCH) - len(replacements))
-        printable, held = _check_printable(claimed)
+        printable, held = _check_printable(claimed, label_format)
         if not printable and not replacements:
             _hold(session, held, actor, clock)
             return BatchCreated(None, 0, held)
@@ -161,13 +161,17 @@ def _kit_label(row: dict[str, object], specimen_id: str) -> labels.KitLabel:
     )
 
 
-def _check_printable(rows: list[dict[str, object]]) -> tuple[list[dict[str, object]], list[tuple[int, str]]]:
+def _check_printable(
+    rows: list[dict[str, object]], label_format: str = "pdf"
+) -> tuple[list[dict[str, object]], list[tuple[int, str]]]:
     """A referral whose name or address cannot be printed is held for a person, never dropped or half-printed."""
     good, held = [], []
     probe = labels.specimen_id_from_serial(1)
     for row in rows:
         try:
-            _kit_label(row, probe)
+            label = _kit_label(row, probe)
+            if label_format == "zpl":  # a thermal printer's font: names folded to Latin letters, or held
+                label.check_thermal()
         except labels.LabelsError as exc:
             held.append((int(row["referral_id"]), f"label cannot be printed: {exc}"))  # type: ignore[call-overload]
         else:
