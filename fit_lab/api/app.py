@@ -9,15 +9,24 @@ from fit_lab.api import errors, openapi
 from fit_lab.api.limits import BodySizeLimit
 from fit_lab.api.routes import auth, dispatch, identity, kits, outcomes, referrals, results, stats
 from fit_lab.db.engine import make_engine
+from fit_lab.logs import get_logger
 from fit_lab.settings import Settings, get_settings
 from fit_lab.startup import check_startup
 from fit_lab.web import router as web_router
 from fit_lab.web import static_files
 
+log = get_logger("fit_lab.api")
+
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """The web service. Outside dev mode unless asked: the development key is refused; in dev mode (asked for
+    with FIT_LAB_DEV_MODE=true or ``fit-lab serve --dev``; the demo asks) a warning is logged at every start."""
     settings = settings or get_settings()
     check_startup(settings)
+    settings.check_secret()
+    if settings.dev_mode:
+        log.warning("dev_mode_on", detail="development mode: tokens signed with the published development key are "
+                    "accepted and fit-lab seed may run; never use this with real patient data")
     engine = engine or make_engine(settings.database_url)
     app = FastAPI(
         title="fit-lab",
@@ -48,3 +57,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     openapi.install(app)
     app.add_middleware(BodySizeLimit, limit_bytes=settings.max_upload_bytes)
     return app
+
+
+def server_options(settings: Settings) -> dict[str, object]:
+    """uvicorn's options for ``fit-lab serve``: X-Forwarded-For is believed only from ``trusted_proxies`` (by
+    default from nobody, not even 127.0.0.1 as uvicorn would), so an address cannot be forged to dodge the
+    log-in throttle or to pin it on someone else."""
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(settings.trusted_proxies)}
