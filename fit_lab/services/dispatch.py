@@ -10,7 +10,6 @@ that moment stays received.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from fit_lab.services import audit
 from fit_lab.services.referrals import for_update
 from fit_lab.services.specimens import allocate_specimen_ids
 from fit_lab.settings import Settings
+from fit_lab.spreadsheet import SafeCsvWriter, safe_cell
 from fit_lab.text import refuse_control_characters
 
 FORMATS = ("pdf", "zpl")
@@ -46,7 +46,6 @@ PARTS = ("labels", "letters", "return_labels", "manifest")
 # Kits that are still out with the patient (or not yet posted) can be voided; the others have come back.
 VOIDABLE = ("allocated", "dispatched", "reminded")
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ZPL_PROGRESS_STEP = 100  # kits rendered between progress reports
 Progress = Callable[[int, int], None]
 PartProgress = Callable[[str, int, int], None]
@@ -331,19 +330,17 @@ def lab_details(settings: Settings) -> labels.LabDetails:
 
 
 def spreadsheet_safe(value: object) -> str:
-    """A cell a spreadsheet shows as text: one starting like a formula gets a leading single quote."""
-    text = str(value)
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+    """A cell a spreadsheet shows as text (kept for callers; the rule lives in ``fit_lab.spreadsheet``)."""
+    return str(safe_cell(str(value)))
 
 
 def _manifest(rows: list[dict[str, object]]) -> bytes:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = SafeCsvWriter(buffer, lineterminator="\n")
     writer.writerow(["specimen_id", "nhs_number", "name", "postcode", "practice"])
     for r in rows:
-        writer.writerow([spreadsheet_safe(v) for v in (r["specimen_id"], r["nhs_number"],
-                                                       f"{r['given_name']} {r['family_name']}", r["postcode"],
-                                                       r["ods_code"])])
+        writer.writerow([str(v) for v in (r["specimen_id"], r["nhs_number"], f"{r['given_name']} {r['family_name']}",
+                                          r["postcode"], r["ods_code"])])
     return buffer.getvalue().encode()
 
 
