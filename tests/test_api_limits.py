@@ -86,3 +86,28 @@ def test_a_disabled_account_is_refused_and_the_attempt_audited(world):
     with Session(world.engine) as session:
         (event,) = session.execute(select(AuditEvent).where(AuditEvent.action == "login")).scalars()
     assert (event.outcome, event.detail["username"]) == ("disabled", "lab")
+
+
+def _chunked_multipart(size: int):
+    """A multipart upload sent in chunks with no Content-Length (Transfer-Encoding: chunked)."""
+    yield b'--X\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\nContent-Type: text/csv\r\n\r\n'
+    for _ in range(size // 8192):
+        yield b"x" * 8192
+    yield b"\r\n--X--\r\n"
+
+
+def test_a_chunked_upload_over_the_limit_gets_413(world):
+    response = world.client.post("/api/v1/referrals/import", content=_chunked_multipart(400 * 1024),
+                                 headers={**world.auth("lab"), "Content-Type": "multipart/form-data; boundary=X"})
+    assert response.status_code == 413 and "limit" in response.json()["detail"]
+
+
+def test_a_chunked_json_body_over_the_limit_gets_413(world):
+    def chunks():
+        yield b'{"reason": "'
+        for _ in range(200):
+            yield b"x" * 1024
+        yield b'"}'
+    response = world.client.post("/api/v1/referrals/1/release-hold", content=chunks(),
+                                 headers={**world.auth("lab"), "Content-Type": "application/json"})
+    assert response.status_code == 413
