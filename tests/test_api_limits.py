@@ -111,3 +111,15 @@ def test_a_chunked_json_body_over_the_limit_gets_413(world):
     response = world.client.post("/api/v1/referrals/1/release-hold", content=chunks(),
                                  headers={**world.auth("lab"), "Content-Type": "application/json"})
     assert response.status_code == 413
+
+
+def test_a_batch_limit_of_true_is_refused_not_read_as_one(world):
+    response = world.client.post("/api/v1/dispatch-batches", json={"limit": True}, headers=world.auth("lab"))
+    assert response.status_code == 422 and response.json()["detail"][0]["field"] == "limit"
+
+
+def test_the_schema_says_a_kit_rejected_as_other_needs_a_note(world):
+    schema = world.client.get("/openapi.json").json()["components"]["schemas"]["RejectIn"]
+    assert schema["if"]["properties"]["reason"] == {"const": "other"} and schema["then"]["required"] == ["note"]
+    refused = world.client.post("/api/v1/kits/F0000000013/reject", json={"reason": "other"}, headers=world.auth("lab"))
+    assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "note"

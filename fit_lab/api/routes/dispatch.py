@@ -32,7 +32,7 @@ Dpi = Annotated[ZplDpi, Query(description="The thermal printer's resolution in d
 
 class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    limit: int | None = Field(default=None, ge=1, le=dispatch.MAX_BATCH)
+    limit: int | None = Field(default=None, ge=1, le=dispatch.MAX_BATCH, strict=True)  # true is not 1
     format: Literal["pdf", "zpl"] = "pdf"
 
 
