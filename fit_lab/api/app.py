@@ -10,6 +10,7 @@ from fit_lab.api.limits import BodySizeLimit
 from fit_lab.api.routes import auth, dispatch, identity, kits, outcomes, referrals, results, stats
 from fit_lab.db.engine import make_engine
 from fit_lab.logs import get_logger
+from fit_lab.services import outcomes as outcome_service
 from fit_lab.settings import Settings, get_settings
 from fit_lab.startup import check_startup
 from fit_lab.web import router as web_router
@@ -54,7 +55,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(api)
     app.include_router(web_router)
     app.mount("/static", static_files, name="static")
-    openapi.install(app)
+    codes = sorted({code for policy in outcome_service.policies(settings).policies
+                    for code in policy.error_results.known_codes})
+    openapi.install(app, error_codes=codes)
     app.add_middleware(BodySizeLimit, limit_bytes=settings.max_upload_bytes)
     return app
 

@@ -51,6 +51,8 @@ class LinkIn(BaseModel):
 # code of the result's method such as "insufficient_sample". No spaces, so the schema and the parser agree.
 _POSITIVE = r"(0*[1-9][0-9]*(\.[0-9]+)?|0+\.[0-9]*[1-9][0-9]*)"
 _VALUE_TEXT = rf"^(=?[0-9]+(\.[0-9]+)?|<{_POSITIVE}|>[0-9]+(\.[0-9]+)?|[A-Za-z][A-Za-z0-9_.\-]{{0,39}})$"
+# The published schema lists the error codes the lab's policies know instead of any token (fit_lab.api.openapi).
+VALUE_NUMBER_TEXT = rf"^(=?[0-9]+(\.[0-9]+)?|<{_POSITIVE}|>[0-9]+(\.[0-9]+)?)$"
 FhbNumber = Annotated[float, Field(ge=0, le=100_000, strict=True, allow_inf_nan=False,
                                    description="A plain f-Hb in µg Hb/g")]
 FhbText = Annotated[str, Field(max_length=40, pattern=_VALUE_TEXT,
