@@ -100,3 +100,14 @@ def test_the_gp_letter_prints_every_name_exactly_as_stored(posted):
              for i in letter_ids]
     for name in _stored_names(engine):
         assert sum(name in text for text in texts) == 1, name
+
+
+def test_a_name_a_thermal_printer_cannot_print_is_posted_on_pdf_labels_and_held_for_zpl(reference_loaded, clock):
+    intake.create_referral(reference_loaded, referral_row(nhs_number="9990000026", given_name="Дмитрий",
+                                                          external_ref="C-1"), actor=LAB, clock=clock)
+    zpl = dispatch.create_batch(reference_loaded, actor=LAB, label_format="zpl", clock=clock)
+    assert zpl.kit_count == 0 and "cannot be printed" in zpl.held[0][1]
+    intake.create_referral(reference_loaded, referral_row(nhs_number="9990000034", given_name="Дмитрий",
+                                                          external_ref="C-2"), actor=LAB, clock=clock)
+    pdf = dispatch.create_batch(reference_loaded, actor=LAB, label_format="pdf", clock=clock)
+    assert (pdf.kit_count, pdf.held) == (1, [])
