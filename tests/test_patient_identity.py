@@ -170,3 +170,11 @@ def test_same_details_from_a_second_practice_do_not_move_the_patient(reference_l
                            actor=LAB, clock=clock)
     assert _patient(reference_loaded, referral_row()["nhs_number"]).practice_id == first_practice
     assert _changes(reference_loaded) == []
+
+
+def test_gp_filtering_by_status_sees_a_hold_behind_another_practice_as_waiting_for_a_kit(world):
+    referral_id = _gp_a_refers_b_patient(world).json()["referral_id"]
+    held = world.client.get("/api/v1/referrals?status=on_hold", headers=world.auth("gp_a")).json()
+    waiting = world.client.get("/api/v1/referrals?status=awaiting_kit", headers=world.auth("gp_a")).json()
+    assert referral_id not in [i["id"] for i in held["items"]] and held["total"] == 0
+    assert referral_id in [i["id"] for i in waiting["items"]]

@@ -19,8 +19,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, insert, not_, or_, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from fit_lab.clock import Clock, system_clock
@@ -31,7 +32,7 @@ from fit_lab.principal import Principal
 from fit_lab.services import audit
 from fit_lab.text import refuse_control_characters
 
-if TYPE_CHECKING:  # a type only: referrals imports nothing of this module at run time, but intake imports both
+if TYPE_CHECKING:  # a type only: referrals imports this module, so importing it back at run time is a cycle
     from fit_lab.services.referrals import ReferralView
 
 __all__ = [
@@ -186,6 +187,22 @@ def seen_by(session: Session, actor: Principal, pairs: list[tuple[Referral, Refe
             view = replace(view, patient=patient)
         out.append(view)
     return out
+
+
+def status_as_seen_by_gp(status: str) -> ColumnElement[bool]:
+    """A filter on referral status as a GP sees it (``seen_by``): a hold caused by another practice is listed as
+    awaiting a kit, so filtering by status reveals no more than reading does."""
+    other = aliased(Referral)
+    behind_other = exists().where(other.id == Referral.related_referral_id,  # type: ignore[arg-type]
+                                  other.practice_id != Referral.practice_id)  # type: ignore[arg-type]
+    reconciling = exists().where(DemographicsChange.referral_id == Referral.id,  # type: ignore[arg-type]
+                                 DemographicsChange.status != "applied")  # type: ignore[arg-type]
+    masked = and_(Referral.status == "on_hold", or_(behind_other, reconciling))  # type: ignore[arg-type]
+    if status == "awaiting_kit":
+        return or_(Referral.status == "awaiting_kit", masked)  # type: ignore[arg-type]
+    if status == "on_hold":
+        return and_(Referral.status == "on_hold", not_(or_(behind_other, reconciling)))  # type: ignore[arg-type]
+    return Referral.status == status  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,8 @@ def list_referrals(
     if actor.is_gp:
         query = query.where(Referral.practice_id == actor.practice_id)  # type: ignore[arg-type]
     if status:
-        query = query.where(Referral.status == status)  # type: ignore[arg-type]
+        query = query.where(identity.status_as_seen_by_gp(status) if actor.is_gp
+                            else Referral.status == status)  # type: ignore[arg-type]
     if practice_ods:
         query = query.where(Practice.ods_code == practice_ods.upper())  # type: ignore[arg-type]
     with transaction(engine) as session:
