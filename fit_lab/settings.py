@@ -26,12 +26,22 @@ class Settings(BaseSettings):
         default=None, description="Folder of GP letter templates, <kind>.txt each (default: shipped, triage/templates)"
     )
     secret_key: str = Field(default=DEV_SECRET, min_length=32, description="Signs bearer tokens")
-    dev_mode: bool = Field(default=True, description="Allows the built-in development secret key")
+    dev_mode: bool = Field(default=False, description="Allows the built-in development secret key: ask for it "
+                           "(FIT_LAB_DEV_MODE=true or fit-lab serve --dev); the service warns on every start")
     token_minutes: int = Field(default=30, ge=1, le=24 * 60)
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_page_size: int = Field(default=200, ge=1, le=5000)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_s: int = Field(default=900, ge=1)
+    login_address_free_failures: int = Field(
+        default=20, ge=1, description="Failed log-ins from one address in the window before its attempts are slowed")
+    login_address_max_delay_s: int = Field(
+        default=30, ge=1, le=3600,
+        description="Longest wait between attempts from a slowed address (it doubles per failure up to this)")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses of reverse proxies whose X-Forwarded-For is believed (default: none, so the "
+                    "address a log-in is throttled by is the connection's own)")
     lab_name: str = Field(default="Pathology Laboratory FIT Service", min_length=1)
     lab_address: str = Field(default="Clinical Biochemistry, Example General Hospital, Example Road, Leeds",
                              description="Return address lines, separated by commas")
@@ -108,6 +118,7 @@ class Settings(BaseSettings):
         return value
 
     def check_secret(self) -> None:
+        """Called by whatever signs or checks tokens (the web service): the development key only in dev mode."""
         if not self.dev_mode and self.secret_key == DEV_SECRET:
             raise ConfigurationError(
                 "FIT_LAB_SECRET_KEY is the development key; set a long random secret before running for real."
@@ -123,7 +134,6 @@ def load_settings() -> Settings:
             f"FIT_LAB_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigurationError(f"Settings are wrong: {problems}") from exc
-    settings.check_secret()
     return settings
 
 

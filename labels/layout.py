@@ -14,14 +14,20 @@ from typing import Literal
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
+import unicode_fonts
+
 from . import code128
 from .errors import LayoutError
 from .model import KitLabel, LabDetails, ReturnMarking
 from .text import format_date, format_nhs_number
 
 PT_MM = 25.4 / 72
-FONT_FACES = {"regular": "Helvetica", "bold": "Helvetica-Bold", "mono": "Courier-Bold"}
-FontName = Literal["regular", "bold", "mono"]
+# Names print as sent: the Unicode font shipped in ``unicode_fonts``; specimen IDs are ASCII (Courier).
+# The UN3373 marking is fixed configured text (folded to WinAnsi) in the narrower Helvetica-Bold, so it fits the
+# diamond at the legal letter height.
+FONT_FACES = {"regular": unicode_fonts.REGULAR, "bold": unicode_fonts.BOLD, "mono": "Courier-Bold",
+              "marking": "Helvetica-Bold"}
+FontName = Literal["regular", "bold", "mono", "marking"]
 Align = Literal["left", "center", "right"]
 
 # Hand-writing a date needs room: 8 mm is about the smallest box people write legibly in with a biro.
@@ -31,7 +37,7 @@ DATE_BOX_MIN_HEIGHT_MM = 8.0
 UN_DIAMOND_SIDE_MM = 50.0
 UN_DIAMOND_LINE_MM = 2.0
 UN_TEXT_CAP_HEIGHT_MM = 6.0
-_CAP_HEIGHT_EM = 0.718  # Helvetica-Bold cap height, from its font metrics
+_CAP_HEIGHT_EM = 0.718  # Helvetica-Bold cap height, from its font metrics (the UN marking's face)
 _LABEL_PADDING_MM = 1.5
 _MIN_TEXT_PT = 6.5  # below this, names are no longer safely readable by patients and lab staff
 
@@ -108,6 +114,7 @@ class LabelLayout:
 
 
 def text_width_mm(text: str, font: FontName, size_pt: float) -> float:
+    unicode_fonts.register()
     return float(stringWidth(text, FONT_FACES[font], size_pt)) * PT_MM
 
 
@@ -200,7 +207,7 @@ def return_label(marking: ReturnMarking, lab: LabDetails, width_mm: float, heigh
     fields: list[Field] = [DiamondField(width_mm / 2, pad + diagonal / 2, UN_DIAMOND_SIDE_MM, UN_DIAMOND_LINE_MM)]
     inner_width = diagonal / 2
     number_pt = text_pt
-    if text_width_mm(marking.un_number, "bold", number_pt) > inner_width:
+    if text_width_mm(marking.un_number, "marking", number_pt) > inner_width:
         raise LayoutError(f"{marking.un_number!r} does not fit inside the UN diamond at the legal letter height")
     fields.append(
         TextField(
@@ -208,17 +215,18 @@ def return_label(marking: ReturnMarking, lab: LabDetails, width_mm: float, heigh
             pad + diagonal / 2 - number_pt * PT_MM * 0.5,
             number_pt,
             marking.un_number,
-            "bold",
+            "marking",
             "center",
             inner_width,
         )
     )
     top = pad + diagonal + 2.0
+    unicode_fonts.register()
     line_height = text_pt * PT_MM * 1.05
-    for line in simpleSplit(marking.shipping_name, FONT_FACES["bold"], text_pt, (width_mm - 2 * pad) / PT_MM):
-        if text_width_mm(line, "bold", text_pt) > width_mm - 2 * pad:
+    for line in simpleSplit(marking.shipping_name, FONT_FACES["marking"], text_pt, (width_mm - 2 * pad) / PT_MM):
+        if text_width_mm(line, "marking", text_pt) > width_mm - 2 * pad:
             raise LayoutError(f"the word {line!r} of the shipping name is wider than the label")
-        fields.append(TextField(pad, top, text_pt, line, "bold"))
+        fields.append(TextField(pad, top, text_pt, line, "marking"))
         top += line_height
     top += 2.0
     address: list[tuple[str, FontName]] = [("Return to:", "regular"), (lab.name, "bold")]

@@ -16,6 +16,8 @@ from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 
+import unicode_fonts
+
 from .errors import LabelDataError
 from .model import KitLabel, LabDetails
 from .pdf import ProgressCallback, new_canvas
@@ -26,7 +28,7 @@ MARGIN_MM = 20.0
 # Where a DL/C5 window envelope shows the address: 20 mm in from the left, starting about 50 mm down.
 WINDOW_X_MM, WINDOW_TOP_MM = 25.0, 50.0
 BODY_PT = 12.0
-LINE_GAP = 1.3
+LINE_GAP = 1.2
 
 
 @dataclass(frozen=True)
@@ -132,21 +134,21 @@ def _draw_letter(canvas: Canvas, kit: KitLabel, settings: LetterSettings) -> Non
 
     # Lab's details, top right, where a patient looks for who wrote to them.
     right = (PAGE_WIDTH_MM - MARGIN_MM) * mm
-    canvas.setFont("Helvetica-Bold", 12)
+    canvas.setFont(unicode_fonts.BOLD, 12)
     canvas.drawRightString(right, y(MARGIN_MM), lab.name)
-    canvas.setFont("Helvetica", 10)
+    canvas.setFont(unicode_fonts.REGULAR, 10)
     header = [*lab.address_lines, lab.postcode, f"Phone: {lab.phone}"]
     if lab.email:
         header.append(f"Email: {lab.email}")
     for offset, line in enumerate(header, start=1):
         canvas.drawRightString(right, y(MARGIN_MM + offset * 4.5), line)
 
-    canvas.setFont("Helvetica", BODY_PT)
+    canvas.setFont(unicode_fonts.REGULAR, BODY_PT)
     for offset, line in enumerate([kit.patient_name, *kit.address_lines, kit.postcode]):
         canvas.drawString(WINDOW_X_MM * mm, y(WINDOW_TOP_MM + offset * 5.2), line)
 
     reference_top = WINDOW_TOP_MM + 40.0
-    canvas.setFont("Helvetica", 11)
+    canvas.setFont(unicode_fonts.REGULAR, 11)
     for offset, line in enumerate(
         (
             f"Date: {format_long_date(settings.letter_date)}",
@@ -160,7 +162,7 @@ def _draw_letter(canvas: Canvas, kit: KitLabel, settings: LetterSettings) -> Non
     width_pt = (PAGE_WIDTH_MM - 2 * MARGIN_MM) * mm
     line_mm = BODY_PT * LINE_GAP * 25.4 / 72
     for style, text in letter_paragraphs(kit, settings):
-        font = "Helvetica-Bold" if style == "heading" else "Helvetica"
+        font = unicode_fonts.BOLD if style == "heading" else unicode_fonts.REGULAR
         indent = 5.0 if style == "step" else 0.0
         lines = simpleSplit(text, font, BODY_PT, width_pt - indent * mm)
         if cursor + line_mm * len(lines) > PAGE_HEIGHT_MM - MARGIN_MM:

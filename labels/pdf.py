@@ -13,6 +13,8 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import getAscent
 from reportlab.pdfgen.canvas import Canvas
 
+import unicode_fonts
+
 from . import code128
 from .errors import LabelDataError
 from .layout import (
@@ -36,6 +38,7 @@ ProgressCallback = Callable[[int, int], None]
 
 
 def new_canvas(buffer: io.BytesIO, page_width_mm: float, page_height_mm: float, title: str) -> Canvas:
+    unicode_fonts.register()
     canvas = Canvas(buffer, pagesize=(page_width_mm * mm, page_height_mm * mm), invariant=True, pageCompression=1)
     canvas.setTitle(title)
     canvas.setCreator("fit-lab labels")

@@ -5,18 +5,40 @@ from __future__ import annotations
 import unicodedata
 from datetime import date
 
+import unicode_fonts
+
 from .errors import LabelDataError
 
-# The PDF uses the 14 standard PDF fonts (no font files to ship or embed, fast to render), whose encoding is
-# WinAnsi (cp1252). Names and addresses outside it are folded to the nearest Latin letters rather than
-# printed as empty boxes; letters that do not decompose (e.g. Polish Ł) are mapped by hand.
+# PDFs are set in a shipped Unicode font (``unicode_fonts``), so names print exactly as sent (``pdf_text``).
+# A thermal printer's resident font knows WinAnsi (cp1252) at best: for ZPL only, names and addresses outside it
+# are folded to the nearest Latin letters rather than printed as empty boxes (``printable``); letters that do not
+# decompose (e.g. Polish Ł) are mapped by hand.
 _FOLD_BY_HAND = {"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "ı": "i"}
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+def pdf_text(text: str, field: str) -> str:
+    """``text`` with whitespace collapsed, exactly as given otherwise, checked printable in the PDFs' font.
+
+    Raises LabelDataError naming ``field`` for a control character or a character the font has no glyph for
+    (it would print as a box), and for ^ and ~ (see ``printable``).
+    """
+    collapsed = " ".join(text.split())
+    for char in collapsed:
+        if unicodedata.category(char).startswith("C"):
+            raise LabelDataError(f"{field}: character U+{ord(char):04X} cannot be printed")
+    missing = unicode_fonts.missing_glyphs(collapsed)
+    if missing:
+        shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing)
+        raise LabelDataError(f"{field}: {shown} cannot be printed (the label font has no glyph for it)")
+    if "^" in collapsed or "~" in collapsed:
+        raise LabelDataError(f"{field}: the characters ^ and ~ cannot be printed on a label")
+    return collapsed
+
+
 def printable(text: str, field: str) -> str:
-    """``text`` with whitespace collapsed and every character printable in the standard PDF fonts and ZPL.
+    """``text`` with whitespace collapsed and every character printable by a thermal printer's font (ZPL).
 
     Raises LabelDataError naming ``field`` if a character cannot be folded to a printable one.
     """

@@ -27,6 +27,7 @@ from .layout import (
 from .model import KitLabel, LabDetails, ReturnMarking
 from .sheet import DEFAULT_KIT_KINDS
 from .stock import DEFAULT_KIT_STOCK, DEFAULT_RETURN_STOCK, LabelStock, load_stock
+from .text import printable
 
 SUPPORTED_DPI = (203, 300)
 _ALIGN = {"left": "L", "center": "C", "right": "R"}
@@ -73,7 +74,7 @@ def layout_zpl(layout: LabelLayout, dpi: int) -> str:
                 block = f"^FB{dots(field.width_mm, dpi)},1,0,{_ALIGN[field.align]}"
             out.append(
                 f"^FO{dots(field.x_mm, dpi)},{dots(field.y_mm, dpi)}^A0N,{height},{height}{block}"
-                f"^FH\\^FD{_escape(field.text)}^FS"
+                f"^FH\\^FD{_escape(printable(field.text, 'label text'))}^FS"
             )
         elif isinstance(field, BoxField):
             out.append(

@@ -3,6 +3,7 @@ triaged again (domain brief §2/§3 on the new value), the GP gets an AMENDED le
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -122,3 +123,16 @@ def test_the_route_is_documented_in_openapi(world):
     operation = world.client.get("/openapi.json").json()["paths"]["/api/v1/results/{result_id}/amend"]["post"]
     assert {"401", "403", "404", "409", "422"} <= set(operation["responses"])
     assert operation["requestBody"]["required"] is True
+
+
+def test_the_schema_lists_the_error_codes_an_amended_value_may_be():
+    from sqlalchemy import create_engine
+
+    from fit_lab.api.app import create_app
+    from tests.api_support import make_settings
+
+    value = create_app(make_settings(), create_engine("sqlite://")).openapi()["components"]["schemas"]["AmendIn"][
+        "properties"]["value"]
+    texts = [o for o in value["anyOf"] if o.get("type") == "string"]
+    assert any("insufficient_sample" in o.get("enum", []) for o in texts)
+    assert not any(re.fullmatch(o["pattern"], "not_an_error_code") for o in texts if "pattern" in o)

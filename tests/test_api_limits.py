@@ -73,7 +73,7 @@ def test_a_throttled_log_in_is_in_the_audit_trail(world):
     refused = world.client.post("/api/v1/auth/token", data={"username": "lab", "password": PASSWORD})
     assert refused.status_code == 429
     with Session(world.engine) as session:
-        outcomes = [e.detail.get("outcome") for e in session.execute(
+        outcomes = [e.outcome for e in session.execute(
             select(AuditEvent).where(AuditEvent.action == "login").order_by(AuditEvent.id)).scalars()]
     assert outcomes == ["failed", "failed", "failed", "throttled"]
 
@@ -85,4 +85,41 @@ def test_a_disabled_account_is_refused_and_the_attempt_audited(world):
     assert refused.status_code == 401 and "disabled" in refused.json()["detail"]
     with Session(world.engine) as session:
         (event,) = session.execute(select(AuditEvent).where(AuditEvent.action == "login")).scalars()
-    assert event.detail == {"outcome": "disabled"}
+    assert (event.outcome, event.detail["username"]) == ("disabled", "lab")
+
+
+def _chunked_multipart(size: int):
+    """A multipart upload sent in chunks with no Content-Length (Transfer-Encoding: chunked)."""
+    yield b'--X\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\nContent-Type: text/csv\r\n\r\n'
+    for _ in range(size // 8192):
+        yield b"x" * 8192
+    yield b"\r\n--X--\r\n"
+
+
+def test_a_chunked_upload_over_the_limit_gets_413(world):
+    response = world.client.post("/api/v1/referrals/import", content=_chunked_multipart(400 * 1024),
+                                 headers={**world.auth("lab"), "Content-Type": "multipart/form-data; boundary=X"})
+    assert response.status_code == 413 and "limit" in response.json()["detail"]
+
+
+def test_a_chunked_json_body_over_the_limit_gets_413(world):
+    def chunks():
+        yield b'{"reason": "'
+        for _ in range(200):
+            yield b"x" * 1024
+        yield b'"}'
+    response = world.client.post("/api/v1/referrals/1/release-hold", content=chunks(),
+                                 headers={**world.auth("lab"), "Content-Type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_a_batch_limit_of_true_is_refused_not_read_as_one(world):
+    response = world.client.post("/api/v1/dispatch-batches", json={"limit": True}, headers=world.auth("lab"))
+    assert response.status_code == 422 and response.json()["detail"][0]["field"] == "limit"
+
+
+def test_the_schema_says_a_kit_rejected_as_other_needs_a_note(world):
+    schema = world.client.get("/openapi.json").json()["components"]["schemas"]["RejectIn"]
+    assert schema["if"]["properties"]["reason"] == {"const": "other"} and schema["then"]["required"] == ["note"]
+    refused = world.client.post("/api/v1/kits/F0000000013/reject", json={"reason": "other"}, headers=world.auth("lab"))
+    assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "note"

@@ -32,7 +32,7 @@ from fit_lab import synthetic
 from fit_lab.api.app import create_app
 from fit_lab.clock import fixed_clock
 from fit_lab.db.engine import make_engine
-from fit_lab.db.models import AuditEvent, IntakeRejection, Kit, Letter, Referral, Result
+from fit_lab.db.models import AuditEvent, DemographicsChange, IntakeRejection, Kit, Letter, Referral, Result
 from fit_lab.errors import ValidationError
 from fit_lab.services import dispatch, intake, kits, practices, reference
 from fit_lab.services.analyser import qc_tubes
@@ -117,6 +117,10 @@ ACCESS: dict[tuple[str, str], Access] = {
         "staff", f"{API}/referrals/{{held_referral}}/release-hold", "lab", "admin", body="hold"),
     ("POST", f"{API}/intake-rejections/{{rejection_id:int}}/resolve"): patient(
         "staff", f"{API}/intake-rejections/{{rejection}}/resolve", "lab", "admin", body="resolution"),
+    ("GET", f"{API}/demographics-changes"): patient("staff", f"{API}/demographics-changes?status=applied",
+                                                               "lab", "admin"),
+    ("POST", f"{API}/demographics-changes/{{change_id:int}}/reconcile"): patient(
+        "staff", f"{API}/demographics-changes/{{demographics_change}}/reconcile", "lab", "admin", body="reconcile"),
     # ---- dispatch ----
     ("POST", f"{API}/dispatch-batches"): patient("staff", f"{API}/dispatch-batches", "lab", "admin", body="empty"),
     **{("GET", f"{API}/dispatch-batches/{{batch_id}}/{name}"): patient(
@@ -250,9 +254,10 @@ def _populate(engine: Engine) -> World:
     for side, ods in (("A", PRACTICE_A), ("B", PRACTICE_B)):
         nhs = _new_nhs(world)
         world.nhs_numbers[side].add(nhs)
-        for n in range(2):  # the second referral for the patient is held
+        for n in range(2):  # the second referral for the patient is held, and corrects the address (audited)
             intake.create_referral(engine, referral_row(nhs_number=nhs, practice_ods=ods, external_ref=f"{side}-H{n}",
-                                                        referral_date=f"2026-10-1{n}"), actor=LAB)
+                                                        referral_date=f"2026-10-1{n}", address_line1=f"{n} Mill Lane"),
+                                   actor=LAB)
         with pytest.raises(ValidationError):
             intake.create_referral(engine, referral_row(nhs_number="9434765918", practice_ods=ods,
                                                         external_ref=f"{side}-BAD"), actor=LAB)
@@ -269,6 +274,8 @@ def _populate(engine: Engine) -> World:
                     Referral.practice_id == pid, Referral.status == "on_hold")).scalar_one(),
                 "rejection": session.execute(select(IntakeRejection.id).where(
                     IntakeRejection.practice_ods == (PRACTICE_A if side == "A" else PRACTICE_B))).scalar_one(),
+                "demographics_change": session.execute(select(DemographicsChange.id).where(
+                    DemographicsChange.practice_id == pid)).scalar_one(),
                 "batch": batch,
                 "specimen": kit_of[extra[side][1]],
                 "held_result": session.execute(select(Result.id).where(Result.status == "held")).scalar_one(),
@@ -313,6 +320,7 @@ def _body(world: World, kind: str | None, side: str, token: str | None) -> dict[
         "empty": {"json": {}},
         "hold": {"json": {"decision": "close", "reason": "scope test"}},
         "resolution": {"json": {"resolution": "scope test"}},
+        "reconcile": {"json": {"decision": "keep_record", "reason": "scope test"}},
         "reason": {"json": {"reason": "scope test"}},
         "reject": {"json": {"reason": "leaked_damaged"}},
         "link": {"json": {"specimen_id": specimen}},

@@ -22,8 +22,8 @@ from tests.helpers import referral_row
 FIT_LAB = [sys.executable, "-m", "fit_lab.cli"]
 
 
-def run(args, db_url, cwd, stdin=None, check=True):
-    env = {**os.environ, "FIT_LAB_DATABASE_URL": db_url}
+def run(args, db_url, cwd, stdin=None, check=True, **extra_env):
+    env = {**os.environ, "FIT_LAB_DATABASE_URL": db_url, **extra_env}
     result = subprocess.run([*FIT_LAB, *args], cwd=cwd, env=env, input=stdin, capture_output=True, text=True,
                             timeout=300, check=False)
     if check and result.returncode != 0:
@@ -128,11 +128,12 @@ def _free_port() -> int:
 def test_the_readme_run_sequence_serves_the_api_docs_on_seeded_sqlite(tmp_path):
     db_url = f"sqlite:///{tmp_path / 'fit-lab.db'}"
     run(["db", "upgrade"], db_url, tmp_path)
-    seeded = run(["seed", "--referrals", "50"], db_url, tmp_path).stdout
+    seeded = run(["seed", "--referrals", "50"], db_url, tmp_path, FIT_LAB_DEV_MODE="true").stdout
     assert "seeded 40 practices, 50 referrals" in seeded and "gp-y90001" in seeded
     port = _free_port()
     env = {**os.environ, "FIT_LAB_DATABASE_URL": db_url}
-    server = subprocess.Popen([*FIT_LAB, "serve", "--port", str(port)], cwd=tmp_path, env=env,
+    env.pop("FIT_LAB_DEV_MODE", None)
+    server = subprocess.Popen([*FIT_LAB, "serve", "--dev", "--port", str(port)], cwd=tmp_path, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
@@ -150,3 +151,13 @@ def test_the_readme_run_sequence_serves_the_api_docs_on_seeded_sqlite(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_serve_is_outside_dev_mode_unless_asked_and_refuses_the_development_key(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'fit-lab.db'}"
+    run(["db", "upgrade"], db_url, tmp_path)
+    env = {k: v for k, v in os.environ.items() if k not in ("FIT_LAB_DEV_MODE", "FIT_LAB_SECRET_KEY")}
+    refused = subprocess.run([*FIT_LAB, "serve", "--port", str(_free_port())], cwd=tmp_path, timeout=60,
+                             env={**env, "FIT_LAB_DATABASE_URL": db_url}, capture_output=True, text=True,
+                             check=False)
+    assert refused.returncode == 3 and "FIT_LAB_SECRET_KEY" in refused.stderr

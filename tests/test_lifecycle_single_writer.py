@@ -15,8 +15,8 @@ from fit_lab.db.models import Referral
 REPO = Path(__file__).resolve().parent.parent
 LIFECYCLE = REPO / "fit_lab" / "services" / "lifecycle.py"
 # Other things have a `status` too; only these may be assigned one outside the lifecycle: a result's status
-# (unmatched/held/released...), a dispatch batch's, and the intake report's row outcome.
-OTHER_STATUS_OWNERS = ("result", "batch", "outcome", "item.outcome")
+# (unmatched/held/released...), a dispatch batch's, the intake report's row outcome, a demographics change's.
+OTHER_STATUS_OWNERS = ("result", "batch", "outcome", "item.outcome", "change")
 REFERRAL_COLUMNS = frozenset(Referral.model_fields)
 
 
@@ -50,8 +50,8 @@ def _writes(tree: ast.AST) -> list[tuple[int, str]]:
             # A row for a kit or referral table write (not an audit detail or a FHIR resource naming a status).
             if "state" in keys and keys & {"referral_id", "dispatch_batch_id", "state_changed_at", "version"}:
                 found.append((node.lineno, "a kit row with a state"))
-            if "status" in keys and (keys & {"patient_id", "closed_at", "hold_reason"}
-                                     or ("id" in keys and keys <= REFERRAL_COLUMNS)):
+            if "status" in keys and keys <= REFERRAL_COLUMNS and keys & {"id", "patient_id", "closed_at",
+                                                                           "hold_reason"}:
                 found.append((node.lineno, "a referral row with a status"))
     return found
 
@@ -91,6 +91,7 @@ def test_the_search_finds_each_way_of_writing_a_state(source: str):
     "app.state.settings = settings",
     "detail = {'not_voided': [{'specimen_id': k.specimen_id, 'state': k.state}]}",
     "resource = {'resourceType': 'DiagnosticReport', 'id': '1', 'status': 'final'}",
+    "detail = {'status': row['status'], 'patient_id': 1, 'referral_id': 2}",
 ])
 def test_the_search_leaves_other_statuses_alone(source: str):
     assert _writes(ast.parse(source)) == [], source

@@ -27,11 +27,11 @@ def test_wrong_settings_name_each_bad_variable(monkeypatch):
     assert "FIT_LAB_DATABASE_URL" in error.value.message and "FIT_LAB_TOKEN_MINUTES" in error.value.message
 
 
-def test_development_secret_is_refused_outside_dev_mode(monkeypatch):
+def test_development_secret_is_refused_by_the_service_outside_dev_mode(monkeypatch):
     monkeypatch.setenv("FIT_LAB_DEV_MODE", "false")
     monkeypatch.setenv("FIT_LAB_SECRET_KEY", DEV_SECRET)
     with pytest.raises(ConfigurationError, match="FIT_LAB_SECRET_KEY"):
-        load_settings()
+        create_app(load_settings(), create_engine("sqlite://"))
 
 
 def test_sqlite_runs_in_wal_mode_with_full_sync_and_foreign_keys(tmp_path):

@@ -294,8 +294,9 @@ def test_a_wrong_password_is_said_on_the_page_and_audited(world):
     assert answer.status_code == 401 and "Wrong user name or password." in answer.text
     assert 'role="alert"' in answer.text
     with Session(world.engine) as session:
-        failed = session.execute(select(AuditEvent.detail).where(AuditEvent.action == "login")).scalars().all()
-    assert {"outcome": "failed"} in failed
+        failed = session.execute(select(AuditEvent.outcome, AuditEvent.detail).where(
+            AuditEvent.action == "login")).all()
+    assert [(outcome, detail["username"]) for outcome, detail in failed] == [("failed", "lab")]
 
 
 def test_log_in_after_an_offsite_link_lands_on_the_users_own_first_page(world):

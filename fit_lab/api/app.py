@@ -11,9 +11,11 @@ from sqlalchemy.engine import Engine
 
 from fit_lab.api import errors, openapi
 from fit_lab.api.limits import BodySizeLimit
-from fit_lab.api.routes import auth, dispatch, kits, outcomes, referrals, results, stats
+from fit_lab.api.routes import auth, dispatch, identity, kits, outcomes, referrals, results, stats
 from fit_lab.clock import Clock, system_clock
 from fit_lab.db.engine import make_engine
+from fit_lab.logs import get_logger
+from fit_lab.services import outcomes as outcome_service
 from fit_lab.services.failsafe import FailsafeReport
 from fit_lab.services.scheduler import start_daily_failsafe
 from fit_lab.settings import Settings, get_settings
@@ -21,13 +23,21 @@ from fit_lab.startup import check_startup
 from fit_lab.web import router as web_router
 from fit_lab.web import static_files
 
+log = get_logger("fit_lab.api")
+
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None, *,
                clock: Clock = system_clock) -> FastAPI:
-    """The service. While it is served (its lifespan), the daily failsafe runs in the background unless
+    """The web service. Outside dev mode unless asked: the development key is refused; in dev mode (asked for
+    with FIT_LAB_DEV_MODE=true or ``fit-lab serve --dev``; the demo asks) a warning is logged at every start.
+    While it is served (its lifespan), the daily failsafe runs in the background unless
     ``settings.failsafe_schedule`` is off; ``clock`` is the time it runs by (injected by tests)."""
     settings = settings or get_settings()
     check_startup(settings)
+    settings.check_secret()
+    if settings.dev_mode:
+        log.warning("dev_mode_on", detail="development mode: tokens signed with the published development key are "
+                    "accepted and fit-lab seed may run; never use this with real patient data")
     engine = engine or make_engine(settings.database_url)
     chosen: Settings = settings
     served_engine: Engine = engine
@@ -60,6 +70,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     api = APIRouter(prefix="/api/v1")
     api.include_router(auth.router)
     api.include_router(referrals.router)
+    api.include_router(identity.router)
     api.include_router(dispatch.router)
     api.include_router(kits.router)
     api.include_router(results.router)
@@ -73,6 +84,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.include_router(api)
     app.include_router(web_router)
     app.mount("/static", static_files, name="static")
-    openapi.install(app)
+    codes = sorted({code for policy in outcome_service.policies(settings).policies
+                    for code in policy.error_results.known_codes})
+    openapi.install(app, error_codes=codes)
     app.add_middleware(BodySizeLimit, limit_bytes=settings.max_upload_bytes)
     return app
+
+
+def server_options(settings: Settings) -> dict[str, object]:
+    """uvicorn's options for ``fit-lab serve``: X-Forwarded-For is believed only from ``trusted_proxies`` (by
+    default from nobody, not even 127.0.0.1 as uvicorn would), so an address cannot be forged to dodge the
+    log-in throttle or to pin it on someone else."""
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(settings.trusted_proxies)}

@@ -25,17 +25,34 @@ class BodySizeLimit:
             await _send_413(send, self.limit_bytes)
             return
         seen = 0
+        too_large = False
 
         async def counting_receive() -> Any:
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > allowed:
+                    too_large = True
                     raise PayloadTooLarge(self.limit_bytes)
             return message
 
-        await self.app(scope, counting_receive, send)
+        # A body without Content-Length (chunked) is counted as it arrives. The framework's body parser turns the
+        # error raised here into its own 400 ("error parsing the body"); that answer is dropped and 413 sent.
+        started = False
+
+        async def guarded_send(message: Any) -> None:
+            nonlocal started
+            if not too_large:
+                started = started or message["type"] == "http.response.start"
+                await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except PayloadTooLarge:
+            too_large = True
+        if too_large and not started:
+            await _send_413(send, self.limit_bytes)
 
 
 async def _send_413(send: Any, limit_bytes: int) -> None:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from fit_lab.api.types import IsoDate
+from fit_lab.text import Line, RequiredLine
 
 
 class Problem(BaseModel):
@@ -32,27 +33,27 @@ class ReferralIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    nhs_number: str = Field(max_length=20, examples=["943 476 5919"])
-    family_name: str = Field(max_length=200)
-    given_name: str = Field(max_length=200)
+    nhs_number: Line = Field(max_length=20, examples=["943 476 5919"])
+    family_name: RequiredLine = Field(max_length=200)
+    given_name: RequiredLine = Field(max_length=200)
     date_of_birth: IsoDate
     sex: Literal["F", "M", "I", "U"]
-    address_line1: str = Field(max_length=400)
-    address_line2: str | None = Field(default=None, max_length=400)
-    town: str | None = Field(default=None, max_length=200)
-    postcode: str = Field(max_length=10, examples=["LS1 4AP"])
-    ethnicity_code: str = Field(max_length=2, examples=["A"])
-    practice_ods: str = Field(max_length=10, examples=["A81001"])
-    requester: str = Field(max_length=400)
+    address_line1: RequiredLine = Field(max_length=400)
+    address_line2: Line | None = Field(default=None, max_length=400)
+    town: Line | None = Field(default=None, max_length=200)
+    postcode: Line = Field(max_length=10, examples=["LS1 4AP"])
+    ethnicity_code: Line = Field(max_length=2, examples=["A"])
+    practice_ods: Line = Field(max_length=10, examples=["A81001"])
+    requester: RequiredLine = Field(max_length=400)
     referral_date: IsoDate
-    symptoms: list[str] = Field(min_length=1, max_length=9, examples=[["rectal_bleeding"]])
+    symptoms: list[Line] = Field(min_length=1, max_length=9, examples=[["rectal_bleeding"]])
     haemoglobin_g_per_l: float | None = None
     ferritin_ug_per_l: float | None = None
     iron_deficiency_anaemia: bool = False
     abdominal_mass: bool = False
     rectal_mass: bool = False
     clinical_concern: bool = False
-    external_ref: str | None = Field(default=None, max_length=128)
+    external_ref: Line | None = Field(default=None, max_length=128)
 
     def as_row(self) -> dict[str, str]:
         """The body as the strings a CSV row would carry, so both paths share one validator."""

@@ -108,10 +108,13 @@ def practices_import(file: Path) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    dev: Annotated[bool, typer.Option("--dev", help="Development mode: accept the published development key "
+                                      "(warned at every start; never with patient data)")] = False,
 ) -> None:
-    """Run the web service (API and pages)."""
+    """Run the web service (API and pages), outside development mode unless --dev or FIT_LAB_DEV_MODE=true."""
     import uvicorn
 
-    from fit_lab.api.app import create_app
+    from fit_lab.api.app import create_app, server_options
 
-    uvicorn.run(create_app(settings(), engine()), host=host, port=port, log_level="info")
+    chosen = settings().model_copy(update={"dev_mode": True}) if dev else settings()
+    uvicorn.run(create_app(chosen, engine()), host=host, port=port, log_level="info", **server_options(chosen))  # type: ignore[arg-type]

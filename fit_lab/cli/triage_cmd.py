@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from fit_lab.cli.context import engine, settings
 from fit_lab.errors import FieldProblem, ValidationError
 from fit_lab.principal import command_line_principal
 from fit_lab.services import colonoscopy, outcomes
+from fit_lab.spreadsheet import SafeCsvWriter
 
 app = typer.Typer(no_args_is_help=True, help="Triage policy and the colonoscopy list.")
 T = TypeVar("T")
@@ -69,9 +69,10 @@ def list_(
     if as_json:
         typer.echo(json.dumps(rows, default=str))
         return
-    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["rank"], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    writer = SafeCsvWriter(sys.stdout, lineterminator="\n")
+    columns = list(rows[0]) if rows else ["rank"]
+    writer.writerow(columns)
+    writer.writerows([row[c] for c in columns] for row in rows)
 
 
 @app.command("mark")

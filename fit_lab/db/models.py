@@ -393,3 +393,27 @@ class FailsafeRun(SQLModel, table=True):
     started_at: datetime = _ts()
     finished_at: datetime = _ts()
     summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class DemographicsChange(SQLModel, table=True):
+    """Demographics a referral sent for an NHS number that differ from the lab's record of that patient.
+
+    Both versions are kept: ``previous`` is the record as it stood, ``sent`` what the referral's practice sent.
+    ``applied``: the practice that sent the stored details changed them (no other practice refers the patient);
+    ``pending``: held for a lab person; ``accepted`` (the sent details replaced the record) or ``kept`` (the record
+    stands) once reconciled. A referral never changes what another practice sees without a person deciding.
+    """
+
+    __tablename__ = "demographics_change"
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    referral_id: int | None = Field(default=None, foreign_key="referral.id", index=True)
+    practice_id: int = Field(foreign_key="practice.id")
+    previous: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    sent: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(max_length=10, index=True)  # applied | pending | accepted | kept
+    created_at: datetime = _ts()
+    created_by: str = Field(max_length=100)
+    decided_at: datetime | None = _ts(nullable=True)
+    decided_by: str | None = Field(default=None, max_length=100)
+    decision_reason: str | None = Field(default=None, max_length=400)

@@ -35,10 +35,11 @@ class DemoResult:
     def serve(self, port: int) -> None:
         import uvicorn
 
-        from fit_lab.api.app import create_app
+        from fit_lab.api.app import create_app, server_options
 
         engine = make_engine(self.settings.database_url)
-        uvicorn.run(create_app(self.settings, engine), host="127.0.0.1", port=port)
+        uvicorn.run(create_app(self.settings, engine), host="127.0.0.1", port=port,
+                    **server_options(self.settings))  # type: ignore[arg-type]
 
 
 def run_demo(out: Path, *, tests: int, month_start: date, echo: Callable[[str], None] = print,
@@ -47,7 +48,8 @@ def run_demo(out: Path, *, tests: int, month_start: date, echo: Callable[[str], 
     db = out / "fit-lab-demo.db"
     for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         stale.unlink(missing_ok=True)
-    settings = Settings(database_url=f"sqlite:///{db}", data_dir=out)
+    # The demo asks for development mode: its log-ins are printed, so its service accepts the development key.
+    settings = Settings(database_url=f"sqlite:///{db}", data_dir=out, dev_mode=True)
     log_file = (out / "fit-lab-demo.log").open("w", encoding="utf-8")
     configure(stream=log_file)  # a month of structured logs goes to the file, the story to the screen
     echo(f"logs: {log_file.name}")

@@ -14,6 +14,7 @@ from typing import Any
 from fit_lab.errors import FieldProblem
 from fit_lab.intake import fields as f
 from fit_lab.intake import limits
+from fit_lab.text import control_character_problem, nfc
 
 CSV_COLUMNS: tuple[str, ...] = (
     "nhs_number",
@@ -85,7 +86,11 @@ def validate_referral(
 
     def take(name: str, parse: Callable[[str], Any]) -> None:
         value = raw.get(name)
-        text = "" if value is None else str(value)
+        text = nfc("" if value is None else str(value))
+        refused = control_character_problem(text, multiline=True)  # a CSV cell may wrap: collapsed below
+        if refused:
+            problems.append(FieldProblem(field=name, reason=refused, row=row))
+            return
         try:
             clean[name] = parse(text)
         except f.FieldRefused as exc:

@@ -77,9 +77,10 @@ def record(
     *,
     practice_id: int | None = None,
     detail: dict[str, Any] | None = None,
+    outcome: str = "ok",
     clock: Clock = system_clock,
 ) -> None:
-    row = _row(actor, action, entity, entity_id, clock(), practice_id, "ok", detail)
+    row = _row(actor, action, entity, entity_id, clock(), practice_id, outcome, detail)
     batch = session.info.get(_BATCH)
     if batch is not None:
         batch.append(row)

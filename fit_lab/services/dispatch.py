@@ -10,7 +10,6 @@ that moment stays received.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -32,6 +31,8 @@ from fit_lab.services import audit, lifecycle
 from fit_lab.services.referrals import for_update
 from fit_lab.services.specimens import allocate_specimen_ids
 from fit_lab.settings import Settings
+from fit_lab.spreadsheet import SafeCsvWriter, safe_cell
+from fit_lab.text import refuse_control_characters
 
 FORMATS = ("pdf", "zpl")
 MAX_BATCH = 20_000
@@ -43,7 +44,6 @@ DEFAULT_ZPL_DPI = 203
 PARTS = ("labels", "letters", "return_labels", "manifest")
 # Kits that are still out with the patient (or not yet posted) can be voided; the others have come back.
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ZPL_PROGRESS_STEP = 100  # kits rendered between progress reports
 Progress = Callable[[int, int], None]
 PartProgress = Callable[[str, int, int], None]
@@ -82,7 +82,7 @@ def create_batch(
     with transaction(engine) as session:
         replacements = _claim_replacements(session, limit or MAX_BATCH)
         claimed = _claim_referrals(session, (limit or MAX_BATCH) - len(replacements))
-        printable, held = _check_printable(claimed)
+        printable, held = _check_printable(claimed, label_format)
         if not printable and not replacements:
             _hold(session, held, actor, now)
             return BatchCreated(None, 0, held)
@@ -149,13 +149,17 @@ def _kit_label(row: dict[str, object], specimen_id: str) -> labels.KitLabel:
     )
 
 
-def _check_printable(rows: list[dict[str, object]]) -> tuple[list[dict[str, object]], list[tuple[int, str]]]:
+def _check_printable(
+    rows: list[dict[str, object]], label_format: str = "pdf"
+) -> tuple[list[dict[str, object]], list[tuple[int, str]]]:
     """A referral whose name or address cannot be printed is held for a person, never dropped or half-printed."""
     good, held = [], []
     probe = labels.specimen_id_from_serial(1)
     for row in rows:
         try:
-            _kit_label(row, probe)
+            label = _kit_label(row, probe)
+            if label_format == "zpl":  # a thermal printer's font: names folded to Latin letters, or held
+                label.check_thermal()
         except labels.LabelsError as exc:
             held.append((int(row["referral_id"]), f"label cannot be printed: {exc}"))  # type: ignore[call-overload]
         else:
@@ -314,19 +318,17 @@ def lab_details(settings: Settings) -> labels.LabDetails:
 
 
 def spreadsheet_safe(value: object) -> str:
-    """A cell a spreadsheet shows as text: one starting like a formula gets a leading single quote."""
-    text = str(value)
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+    """A cell a spreadsheet shows as text (kept for callers; the rule lives in ``fit_lab.spreadsheet``)."""
+    return str(safe_cell(str(value)))
 
 
 def _manifest(rows: list[dict[str, object]]) -> bytes:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = SafeCsvWriter(buffer, lineterminator="\n")
     writer.writerow(["specimen_id", "nhs_number", "name", "postcode", "practice"])
     for r in rows:
-        writer.writerow([spreadsheet_safe(v) for v in (r["specimen_id"], r["nhs_number"],
-                                                       f"{r['given_name']} {r['family_name']}", r["postcode"],
-                                                       r["ods_code"])])
+        writer.writerow([str(v) for v in (r["specimen_id"], r["nhs_number"], f"{r['given_name']} {r['family_name']}",
+                                          r["postcode"], r["ods_code"])])
     return buffer.getvalue().encode()
 
 
@@ -363,6 +365,7 @@ def cancel_batch(
     The kits are locked first, so a kit being received at that moment is either received before (and is then
     listed in ``not_voided`` with the reason) or voided before (and reception then refuses it as VOIDED).
     """
+    refuse_control_characters(reason, "reason")
     reason = " ".join(reason.split())
     if not reason:
         raise ValidationError([FieldProblem("reason", "a reason is required to cancel a batch")])

@@ -32,7 +32,7 @@ from fit_lab.intake.csv_rows import ROW_NUMBERING, read_referral_csv
 from fit_lab.intake.validate import ReferralInput, validate_referral
 from fit_lab.logs import get_logger
 from fit_lab.principal import Principal
-from fit_lab.services import audit, deprivation, lifecycle, outcomes
+from fit_lab.services import audit, deprivation, identity, lifecycle, outcomes
 from fit_lab.services.referrals import for_update
 from fit_lab.settings import Settings, get_settings
 
@@ -306,6 +306,8 @@ def _store_accepted(
     depriv = deprivation.lookup(session, {item.referral.postcode for item in rows})
     by_ref, by_date = _existing_referral_keys(session, rows, practices, patients)
     open_patients = _patients_with_open_referrals(session, [p["id"] for p in patients.values()])
+    referring = identity.referring_practices(session, [p["id"] for p in patients.values()])
+    differences: list[identity.PendingChange] = []
 
     new_patients: dict[str, dict[str, Any]] = {}
     changed_patients: dict[int, dict[str, Any]] = {}
@@ -334,10 +336,16 @@ def _store_accepted(
             by_ref[ref_key] = (None, r.nhs_number)
         by_date[date_key] = None
         values = _patient_values(r, practice_id, depriv[r.postcode.replace(" ", "")], now)
-        if existing is None:
-            new_patients.setdefault(r.nhs_number, values)
-        elif any(existing[k] != values[k] for k in (*_PATIENT_FIELDS, "practice_id")):
-            changed_patients[existing["id"]] = values
+        stored = existing if existing is not None else new_patients.get(r.nhs_number)
+        if stored is None:
+            new_patients[r.nhs_number] = values
+        elif identity.differs(stored, values):
+            in_place = existing is not None and identity.may_change_in_place(
+                existing, practice_id, referring.get(existing["id"], set()))
+            if in_place:
+                changed_patients[existing["id"]] = values  # type: ignore[index]
+            differences.append(identity.PendingChange("applied" if in_place else "pending", r.nhs_number,
+                                                      practice_id, dict(stored), values, len(pending)))
         outcome.status = "accepted"
         pending.append((outcome, r, practice_id))
 
@@ -350,6 +358,7 @@ def _store_accepted(
 
     policy_set = outcomes.policies(settings)
     referral_rows, statuses, red_flags = [], [], []
+    held_for_identity = {c.referral_index for c in differences if c.status == "pending"}
     for index, (outcome, r, practice_id) in enumerate(pending):
         patient_id = patient_id_of[r.nhs_number]
         in_flight = open_patients.get(patient_id)
@@ -364,6 +373,11 @@ def _store_accepted(
             outcome.on_hold, outcome.message = True, hold_reason
         else:
             open_patients[patient_id] = -1  # a later row of this file for the same patient is held too
+        # A red flag is referred now whatever: a demographics difference still waits for a person beside it.
+        if index in held_for_identity and status != "red_flag":
+            status = "on_hold"
+            hold_reason = f"{hold_reason}; {identity.HOLD_REASON}" if hold_reason else identity.HOLD_REASON
+            outcome.on_hold, outcome.message = True, hold_reason
         statuses.append((status, hold_reason))
         referral_rows.append(_referral_values(r, practice_id, patient_id, in_flight, source, batch_id, actor, now))
     audit.record_many(session, actor, "create", "patient", [(i, None) for i in ids.values()], clock=clock)
@@ -372,9 +386,31 @@ def _store_accepted(
                                               detail={"source": source, "import_batch_id": batch_id})
     for (outcome, _, _), referral_id in zip(pending, referral_ids, strict=True):
         outcome.referral_id = referral_id
+    identity.record_changes(session, differences, patient_id_of, referral_ids, actor=actor, now=now, clock=clock)
+    _tell_gp_nothing_of_other_practices(session, actor, pending, referral_rows, statuses, referral_ids)
     outcomes.report_red_flags(session, [(referral_ids[index], decision) for index, decision in red_flags],
                               actor=actor, settings=settings, now=now)
     return refused
+
+
+def _tell_gp_nothing_of_other_practices(
+    session: Session,
+    actor: Principal,
+    pending: list[tuple[RowOutcome, ReferralInput, int]],
+    referral_rows: list[dict[str, Any]],
+    statuses: list[tuple[str, str | None]],
+    referral_ids: list[int],
+) -> None:
+    """A GP's referral held because of another practice is answered like any accepted referral (no oracle)."""
+    if not actor.is_gp:
+        return
+    held = [(rid, row["practice_id"], row["related_referral_id"])
+            for rid, row, (status, _) in zip(referral_ids, referral_rows, statuses, strict=True)
+            if status == "on_hold"]
+    masked = identity.held_for_another_practice(session, held)
+    for (outcome, _, _), rid in zip(pending, referral_ids, strict=True):
+        if rid in masked:
+            outcome.on_hold, outcome.message = False, None
 
 
 def _reference_taken(r: ReferralInput, earlier: int | None, row: int | None) -> FieldProblem:

@@ -20,6 +20,7 @@ from fit_lab.principal import Principal
 from fit_lab.services import audit, letters, lifecycle
 from fit_lab.services.specimens import allocate_specimen_ids
 from fit_lab.settings import Settings
+from fit_lab.text import refuse_control_characters
 
 # Reason codes (domain brief §4) and the words a GP letter uses for them.
 REJECTION_REASONS: dict[str, str] = {
@@ -162,6 +163,7 @@ def reject_kit(
 ) -> KitAtBench:
     if reason not in REJECTION_REASONS:
         raise ValidationError([FieldProblem("reason", f"must be one of {', '.join(REJECTION_REASONS)}")])
+    refuse_control_characters(note, "note")
     note = " ".join((note or "").split())[:400] or None
     if reason == "other" and not note:
         raise ValidationError([FieldProblem("note", "say why when the reason is 'other'")])

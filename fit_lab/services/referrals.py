@@ -18,7 +18,8 @@ from fit_lab.db.engine import transaction
 from fit_lab.db.models import IntakeRejection, Kit, Patient, Practice, Referral
 from fit_lab.errors import FieldProblem, Forbidden, NotFound, StateError, ValidationError
 from fit_lab.principal import Principal
-from fit_lab.services import audit, lifecycle
+from fit_lab.services import audit, identity, lifecycle
+from fit_lab.text import refuse_control_characters
 
 PATIENT_DATA_ROLES = frozenset({"lab", "scientist", "admin", "gp"})
 # Who settles what intake could not: holds and refused rows are the lab's worklist (rows may hold identifiers).
@@ -72,7 +73,7 @@ def get_referral(engine: Engine, referral_id: int, *, actor: Principal, clock: C
         ).mappings()
         kit_list = [dict(k) for k in kits]
         audit.record(session, actor, "read", "referral", referral_id, practice_id=referral.practice_id, clock=clock)
-        return _view(referral, patient, ods, kit_list)
+        return identity.seen_by(session, actor, [(referral, _view(referral, patient, ods, kit_list))])[0]
 
 
 def list_referrals(
@@ -94,13 +95,14 @@ def list_referrals(
     if actor.is_gp:
         query = query.where(Referral.practice_id == actor.practice_id)  # type: ignore[arg-type]
     if status:
-        query = query.where(Referral.status == status)  # type: ignore[arg-type]
+        query = query.where(identity.status_as_seen_by_gp(status) if actor.is_gp
+                            else Referral.status == status)  # type: ignore[arg-type]
     if practice_ods:
         query = query.where(Practice.ods_code == practice_ods.upper())  # type: ignore[arg-type]
     with transaction(engine) as session:
         total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
         rows = session.execute(query.order_by(Referral.id).limit(limit).offset(offset)).all()  # type: ignore[arg-type]
-        views = [_view(r, p, ods, []) for r, p, ods in rows]
+        views = identity.seen_by(session, actor, [(r, _view(r, p, ods, [])) for r, p, ods in rows])
         reads = [(v.id, r.practice_id) for v, (r, _, _) in zip(views, rows, strict=True)]
         audit.record_many(session, actor, "read", "referral", reads, detail={"via": "list"}, clock=clock)
     return total, views
@@ -166,6 +168,7 @@ def _require_worklist(actor: Principal) -> None:
 
 
 def _reason(text: str, name: str) -> str:
+    refuse_control_characters(text, name)
     cleaned = " ".join((text or "").split())
     if not cleaned:
         raise ValidationError([FieldProblem(name, "is required: say why, for the audit trail")])

@@ -17,6 +17,7 @@ from fit_lab.services import audit, lifecycle, outcomes
 from fit_lab.services.kits import _reject
 from fit_lab.services.results import TOO_OLD, _place, profile_for_method, qc_levels, release
 from fit_lab.settings import Settings
+from fit_lab.text import refuse_control_characters
 
 SCIENTISTS = frozenset({"scientist", "admin"})
 
@@ -81,6 +82,7 @@ def _require_reportable(result: Result) -> None:
 def discard_result(engine: Engine, result_id: int, reason: str, *, actor: Principal,
                    clock: Clock = system_clock) -> Result:
     _require_scientist(actor)
+    refuse_control_characters(reason, "reason")
     reason = " ".join(reason.split())
     if not reason:
         raise ValidationError([FieldProblem("reason", "say why the result is discarded")])
@@ -152,6 +154,7 @@ def amend_result(
     ``value`` is written as on the analyser report in µg/g: "57", "<10", ">400", or an error code.
     """
     _require_scientist(actor)
+    refuse_control_characters(reason, "reason")
     reason = " ".join(reason.split())
     if not reason:
         raise ValidationError([FieldProblem("reason", "say why the result is amended")])

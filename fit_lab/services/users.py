@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 import jwt
@@ -101,24 +102,37 @@ def login(
     token_minutes: int,
     max_failures: int,
     window_s: int,
+    address_free_failures: int = 20,
+    address_max_delay_s: int = 30,
     clock: Clock = system_clock,
 ) -> IssuedToken:
+    """Check a user name and password. A name with ``max_failures`` failures in the window is locked (429) for the
+    rest of the window; an address (one ward PC, or a whole NAT) is never locked, only slowed: past
+    ``address_free_failures`` failures each attempt must wait after the last failure, twice as long per failure,
+    up to ``address_max_delay_s``, so a colleague on the same address still logs in after a short wait.
+    Every outcome is audited with the user name tried (shown safely: control characters escaped, cut to 100).
+    """
     now = clock()
     since = now - timedelta(seconds=window_s)
     # Keys are digests: a user name typed at the log-in box is untrusted text (any length, any bytes).
     keys = (f"user:{_digest(username)}", f"client:{_digest(client)}")
+    tried = {"username": _shown(username), "client": _shown(client)}
     refusal: FitLabError | None = None
     with transaction(engine) as session:
         failures = {
             key: session.execute(
-                select(func.count()).where(LoginFailure.key == key, LoginFailure.at >= since)
-            ).scalar_one()
+                select(func.count(), func.max(LoginFailure.at)).where(LoginFailure.key == key,
+                                                                     LoginFailure.at >= since)
+            ).one()
             for key in keys
         }
-        # A client gets more tries than a name: a ward PC is shared by several staff.
-        if failures[keys[0]] >= max_failures or failures[keys[1]] >= max_failures * 4:
-            audit.record(session, None, "login", "user", None, detail={"outcome": "throttled"}, clock=clock)
-            refusal = TooManyAttempts(window_s)
+        wait_s = _address_wait_s(failures[keys[1]][0], failures[keys[1]][1], now, address_free_failures,
+                                 address_max_delay_s)
+        if failures[keys[0]][0] >= max_failures or wait_s > 0:
+            audit.record(session, None, "login", "user", None, outcome="throttled",
+                         detail={**tried, "reason": "user name locked" if not wait_s else "address slowed"},
+                         clock=clock)
+            refusal = TooManyAttempts(wait_s or window_s)
         else:
             plausible = 0 < len(username) <= 100 and "\x00" not in username
             user = (session.execute(select(User).where(User.username == username)).scalar_one_or_none()
@@ -126,10 +140,11 @@ def login(
             if not _password_matches(user.password_hash if user else None, password) or user is None:
                 for key in keys:
                     session.add(LoginFailure(key=key, at=now))
-                audit.record(session, None, "login", "user", None, detail={"outcome": "failed"}, clock=clock)
+                audit.record(session, None, "login", "user", user.id if user else None, outcome="failed",
+                             detail=tried, clock=clock)
                 refusal = NotAuthenticated("Wrong user name or password.")
             elif not user.active:
-                audit.record(session, None, "login", "user", user.id, detail={"outcome": "disabled"}, clock=clock)
+                audit.record(session, None, "login", "user", user.id, outcome="disabled", detail=tried, clock=clock)
                 refusal = NotAuthenticated("This account is disabled.")
             else:
                 session.execute(delete(LoginFailure).where(LoginFailure.key == keys[0]))
@@ -156,6 +171,20 @@ def issue_token(
     }
     token = jwt.encode(payload, secret_key, algorithm=TOKEN_ALGORITHM)
     return IssuedToken(token, token_minutes * 60, principal.role)
+
+
+def _address_wait_s(failures: int, last: datetime | None, now: datetime, free: int, max_delay_s: int) -> int:
+    """Seconds an address must still wait before its next attempt (0: go ahead)."""
+    if failures < free or last is None:
+        return 0
+    delay = min(max_delay_s, 2 ** min(failures - free, 20))
+    waited = (now - last).total_seconds()
+    return max(0, math.ceil(delay - waited))
+
+
+def _shown(text: str) -> str:
+    """Untrusted text as it may be kept in the audit trail: control characters escaped, at most 100 characters."""
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text[:100])
 
 
 def _digest(text: str) -> str:

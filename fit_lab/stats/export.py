@@ -4,7 +4,6 @@ the charts embedded). Everything written here comes from published tables: no id
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from typing import Any
@@ -14,6 +13,7 @@ from openpyxl.drawing.image import Image
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.worksheet import Worksheet
 
+from fit_lab.spreadsheet import SafeCsvWriter, neutralise_workbook
 from fit_lab.stats.build import MonthlyStats
 from fit_lab.stats.charts import CHARTS
 from fit_lab.stats.tables import Published
@@ -46,7 +46,7 @@ def to_json(stats: MonthlyStats) -> bytes:
 def to_csv(stats: MonthlyStats) -> bytes:
     """One tidy file: a row per published cell (``table, group, pcn, measure, title, value``), flags first."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = SafeCsvWriter(buffer, lineterminator="\n")
     writer.writerow(["month", "table", "group", "pcn", "measure", "title", "value"])
     for flag in stats.flags:
         writer.writerow([stats.month_label, "inequality_flags", f"{flag.breakdown}: {flag.group}", "",
@@ -131,5 +131,5 @@ def to_xlsx(stats: MonthlyStats, charts: dict[str, bytes], watch_note: str) -> b
         chart_sheet.add_image(image, f"A{row + 1}")
         row += int(image.height / 20) + 4
     buffer = io.BytesIO()
-    book.save(buffer)
+    neutralise_workbook(book).save(buffer)
     return buffer.getvalue()

@@ -54,7 +54,9 @@ def login(request: Request, engine: EngineDep, settings: SettingsDep, username: 
     try:
         issued = users.login(engine, username, password, client=request.client.host if request.client else "unknown",
                              secret_key=settings.secret_key, token_minutes=settings.token_minutes,
-                             max_failures=settings.login_max_failures, window_s=settings.login_window_s)
+                             max_failures=settings.login_max_failures, window_s=settings.login_window_s,
+                             address_free_failures=settings.login_address_free_failures,
+                             address_max_delay_s=settings.login_address_max_delay_s)
     except (NotAuthenticated, TooManyAttempts) as exc:
         return _login_page(request, settings, next_page=next_page, username=username, error=exc.message,
                            status_code=exc.status_code)

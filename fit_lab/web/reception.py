@@ -17,13 +17,14 @@ from fit_lab.api.deps import ClockDep, EngineDep, SettingsDep
 from fit_lab.errors import FieldProblem, FitLabError, NotFound, StateError, ValidationError
 from fit_lab.services import dashboard, kits
 from fit_lab.settings import Settings
+from fit_lab.text import Line
 from fit_lab.web import session as web_session
 from fit_lab.web.pages import STAFF_ROLES, PageRoute, Visit, render, visit_for, when
 from fit_lab.web.session import TRAY_COOKIE, Tray
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 Staff = Annotated[Visit, Depends(visit_for(*STAFF_ROLES))]
-FormText = Annotated[str, Form()]
+FormText = Annotated[Line, Form()]  # no control characters (a field-named 422), NFC
 # Capitalised GP-letter wording, so the bench and the letter name a reason the same way.
 REASON_LABELS = {code: words[0].upper() + words[1:] for code, words in kits.REJECTION_REASONS.items()}
 

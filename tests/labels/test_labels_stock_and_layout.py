@@ -29,6 +29,7 @@ from labels import (
 )
 from labels.code128 import bar_runs, module_pattern
 from labels.layout import BarcodeField, TextField, text_width_mm
+from labels.text import printable
 
 Kits = Callable[..., list[KitLabel]]
 
@@ -174,7 +175,8 @@ def test_kit_label_refuses_data_that_would_print_a_wrong_or_broken_label(
         make(**overrides)
 
 
-def test_names_outside_the_pdf_fonts_are_folded_to_latin_letters() -> None:
-    assert make(patient_name="Łukasz Wołek").patient_name == "Lukasz Wolek"
-    assert make(patient_name="Siân Zoë").patient_name == "Siân Zoë"  # already printable, kept as written
-    assert make(patient_name="Olúwáṣeun").patient_name == "Olúwáseun"
+def test_names_are_kept_as_sent_for_the_pdf_and_folded_only_for_thermal_zpl() -> None:
+    assert make(patient_name="Łukasz Wołek").patient_name == "Łukasz Wołek"
+    assert make(patient_name="Olúwáṣeun").patient_name == "Olúwáṣeun"
+    assert printable("Łukasz Wołek", "name") == "Lukasz Wolek"
+    assert printable("Olúwáṣeun", "name") == "Olúwáseun"

@@ -24,11 +24,12 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.tables import TableStyle
 
+import unicode_fonts
 from triage.errors import LetterDataError
 from triage.letters.data import Amendment, LetterData, LetterKind
 from triage.letters.templates import Block, LetterTemplate, LetterTemplates
 
-# The PDF's built-in fonts cover Latin-1 only (µ is fine); a lab might paste these into a template.
+# Kept as before the Unicode font came (it draws these too), so a template's text renders as it always did.
 _OUTSIDE_LATIN1 = {"≥": ">=", "≤": "<=", "→": "->", "−": "-", "≠": "!="}
 _AMENDABLE = (LetterKind.REASSURANCE, LetterKind.POSITIVE, LetterKind.NO_VALID_RESULT)
 
@@ -51,6 +52,7 @@ def render_letter(kind: LetterKind, data: LetterData, templates: LetterTemplates
     Output is byte-for-byte reproducible for the same input.
     """
     chosen = templates if templates is not None else LetterTemplates.load()
+    unicode_fonts.register()  # names print as sent (Unicode, embedded), not in the WinAnsi standard fonts
     _check_required(kind, data)
     values = _values(data)
     parts: list[LetterTemplate] = [chosen[kind]]
@@ -96,7 +98,7 @@ def render_letter(kind: LetterKind, data: LetterData, templates: LetterTemplates
     def draw_footer(canvas: Canvas, doc: BaseDocTemplate) -> None:
         # Repeated on every page so a separated second page still names its patient.
         canvas.saveState()
-        canvas.setFont("Helvetica", 7.5)
+        canvas.setFont(unicode_fonts.REGULAR, 7.5)
         canvas.drawString(20 * mm, 10 * mm, f"{running_footer}  |  page {doc.page}")
         canvas.restoreState()
 
@@ -121,6 +123,11 @@ def _check_required(kind: LetterKind, data: LetterData) -> None:
     for name in ("patient_name", "nhs_number", "practice_name", "lab_name", "lab_contact", "policy_version"):
         if not str(getattr(data, name)).strip():
             raise LetterDataError(f"every letter must carry {name.replace('_', ' ')}, and it is empty")
+    for name in ("patient_name", "practice_name"):
+        missing = unicode_fonts.missing_glyphs(str(getattr(data, name)))
+        if missing:
+            raise LetterDataError(f"the letter font cannot print {', '.join(repr(c) for c in missing)} in "
+                                  f"{name.replace('_', ' ')}: it would print as a box")
     if kind is LetterKind.AMENDED and data.amendment is not None and data.amendment.new_kind not in _AMENDABLE:
         raise LetterDataError(
             f"an amended letter replaces a result letter; '{data.amendment.new_kind.value}' is not one"
@@ -187,15 +194,17 @@ def _pdf_text(text: str) -> str:
 
 def _styles() -> dict[str, ParagraphStyle]:
     base = getSampleStyleSheet()
-    body = ParagraphStyle("Body", parent=base["BodyText"], fontName="Helvetica", fontSize=10.5, leading=14)
+    body = ParagraphStyle("Body", parent=base["BodyText"], fontName=unicode_fonts.REGULAR, fontSize=10.5, leading=14)
     return {
-        "Title": ParagraphStyle("LetterTitle", parent=base["Title"], fontSize=15, leading=19, alignment=0),
-        "Heading": ParagraphStyle("LetterHeading", parent=base["Heading3"], spaceBefore=6, spaceAfter=2),
+        "Title": ParagraphStyle("LetterTitle", parent=base["Title"], fontName=unicode_fonts.BOLD, fontSize=15,
+                                leading=19, alignment=0),
+        "Heading": ParagraphStyle("LetterHeading", parent=base["Heading3"], fontName=unicode_fonts.BOLD,
+                                  spaceBefore=6, spaceAfter=2),
         "Body": body,
         "Banner": ParagraphStyle(
             "Banner",
             parent=body,
-            fontName="Helvetica-Bold",
+            fontName=unicode_fonts.BOLD,
             fontSize=13,
             leading=17,
             textColor=colors.white,
@@ -232,8 +241,8 @@ def _identity_table(data: LetterData) -> Table:
     table.setStyle(
         TableStyle(
             [
-                ("FONTNAME", (0, 0), (0, -1), "Helvetica-Bold"),
-                ("FONTNAME", (1, 0), (1, -1), "Helvetica"),
+                ("FONTNAME", (0, 0), (0, -1), unicode_fonts.BOLD),
+                ("FONTNAME", (1, 0), (1, -1), unicode_fonts.REGULAR),
                 ("FONTSIZE", (0, 0), (-1, -1), 10),
                 ("BOX", (0, 0), (-1, -1), 0.5, colors.grey),
                 ("BOTTOMPADDING", (0, 0), (-1, -1), 3),

@@ -24,6 +24,8 @@ def token(
         client=request.client.host if request.client else "unknown",
         secret_key=settings.secret_key, token_minutes=settings.token_minutes,
         max_failures=settings.login_max_failures, window_s=settings.login_window_s,
+        address_free_failures=settings.login_address_free_failures,
+        address_max_delay_s=settings.login_address_max_delay_s,
     )
     return TokenOut(access_token=issued.access_token, expires_in=issued.expires_in_s, role=issued.role)
 

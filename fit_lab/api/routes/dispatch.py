@@ -11,6 +11,7 @@ from fit_lab.api.deps import EngineDep, SettingsDep, require
 from fit_lab.api.responses import errors
 from fit_lab.principal import Principal
 from fit_lab.services import dispatch
+from fit_lab.text import RequiredLine
 
 router = APIRouter(prefix="/dispatch-batches", tags=["dispatch"])
 Lab = Annotated[Principal, Depends(require("lab", "admin"))]
@@ -31,7 +32,7 @@ Dpi = Annotated[ZplDpi, Query(description="The thermal printer's resolution in d
 
 class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    limit: int | None = Field(default=None, ge=1, le=dispatch.MAX_BATCH)
+    limit: int | None = Field(default=None, ge=1, le=dispatch.MAX_BATCH, strict=True)  # true is not 1
     format: Literal["pdf", "zpl"] = "pdf"
 
 
@@ -48,7 +49,7 @@ class BatchOut(BaseModel):
 
 class CancelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=400)
+    reason: RequiredLine = Field(min_length=1, max_length=400)
 
 
 class KitNotVoidedOut(BaseModel):

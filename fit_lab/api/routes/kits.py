@@ -5,13 +5,14 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from fit_lab.api.deps import EngineDep, SettingsDep, require
 from fit_lab.api.responses import errors
 from fit_lab.api.types import IsoDate
 from fit_lab.principal import Principal
 from fit_lab.services import kits
+from fit_lab.text import REQUIRED_LINE_PATTERN, Line
 
 router = APIRouter(prefix="/kits", tags=["reception"])
 Lab = Annotated[Principal, Depends(require("lab", "scientist", "admin"))]
@@ -25,9 +26,21 @@ class ReceiveIn(BaseModel):
 
 
 class RejectIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # The schema says what the service checks: a note (with a visible character) when the reason is 'other'.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "if": {"properties": {"reason": {"const": "other"}}, "required": ["reason"]},
+        "then": {"required": ["note"], "properties": {"note": {"type": "string", "pattern": REQUIRED_LINE_PATTERN}}},
+    })
     reason: ReasonCode  # type: ignore[valid-type]
-    note: str | None = Field(default=None, max_length=400)
+    note: Line | None = Field(default=None, max_length=400, validate_default=True,
+                              description="Required when the reason is 'other': say why")
+
+    @field_validator("note")
+    @classmethod
+    def _note_when_other(cls, note: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("reason") == "other" and not (note or "").split():
+            raise ValueError("say why when the reason is 'other'")
+        return note
 
 
 class KitAtBenchOut(BaseModel):

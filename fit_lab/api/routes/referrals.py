@@ -21,6 +21,7 @@ from fit_lab.api.schemas import (
 from fit_lab.api.uploads import read_limited
 from fit_lab.principal import Principal
 from fit_lab.services import intake, referrals
+from fit_lab.text import RequiredLine
 
 router = APIRouter(tags=["referrals"])
 ReferralStatus = Literal["awaiting_kit", "on_hold", "in_progress", "resulted", "closed"]
@@ -28,7 +29,7 @@ RecordId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Record id")]
 Intake = Annotated[Principal, Depends(require("lab", "admin", "gp"))]
 Reader = Annotated[Principal, Depends(require("lab", "scientist", "admin", "gp"))]
 Worklist = Annotated[Principal, Depends(require(*referrals.WORKLIST_ROLES))]
-Reason = Field(min_length=1, max_length=referrals.MAX_REASON_LENGTH)
+Reason = Field(min_length=1, max_length=referrals.MAX_REASON_LENGTH)  # used with RequiredLine
 
 
 class ImportReport(ImportReportOut):
@@ -38,7 +39,7 @@ class ImportReport(ImportReportOut):
 class HoldDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: Literal["queue", "close"] = Field(description="queue: send a kit; close: no kit for this referral")
-    reason: str = Reason
+    reason: RequiredLine = Reason
 
 
 class HoldReleasedOut(BaseModel):
@@ -49,7 +50,7 @@ class HoldReleasedOut(BaseModel):
 
 class Resolution(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    resolution: str = Field(min_length=1, max_length=referrals.MAX_REASON_LENGTH,
+    resolution: RequiredLine = Field(min_length=1, max_length=referrals.MAX_REASON_LENGTH,
                             description="What was done, e.g. 'corrected NHS number and resubmitted'")
 
 
