@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path("var"), description="Where label files, letters and exports are written")
     policy_dir: Path | None = Field(default=None, description="Folder of triage policy files (default: shipped)")
+    list_order_file: Path | None = Field(
+        default=None, description="The colonoscopy list order (targets per priority; default: shipped example)")
     letter_template_dir: Path | None = Field(
         default=None, description="Folder of GP letter templates, <kind>.txt each (default: shipped, triage/templates)"
     )
@@ -102,6 +104,19 @@ class Settings(BaseSettings):
     def _known_backend(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        return value
+
+    @field_validator("list_order_file")
+    @classmethod
+    def _list_order_loads(cls, value: Path | None) -> Path | None:
+        # A list order that could leave a patient unlisted is refused at start-up, not when the list is read.
+        if value is not None:
+            import triage
+
+            try:
+                triage.load_list_order(value)
+            except triage.ListOrderError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @field_validator("letter_template_dir")

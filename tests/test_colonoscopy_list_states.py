@@ -10,11 +10,14 @@ import os
 import subprocess
 import sys
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 from sqlmodel import Session
 
+import triage
 from fit_lab.clock import fixed_clock
 from fit_lab.db.models import AuditEvent, Referral
 from fit_lab.errors import Forbidden, StateError, ValidationError
@@ -131,3 +134,22 @@ def test_the_command_line_marks_a_patient_seen(db_url, reference_loaded, tmp_pat
                           "declined"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
                          check=False)
     assert bad.returncode == 2 and "note" in bad.stderr
+
+
+def test_the_labs_own_list_order_file_orders_the_list(reference_loaded, tmp_path):
+    """The targets are the lab's choice (a versioned file named by FIT_LAB_LIST_ORDER_FILE), not the shipped one."""
+    shipped = (Path(triage.__file__).parent / "list_orders" / "default.yaml").read_text(encoding="utf-8")
+    local = tmp_path / "list-order.yaml"
+    local.write_text(shipped.replace("version: default-list-order-1.0", "version: local-list-order-1.0"),
+                     encoding="utf-8")
+    red = _referred(reference_loaded)
+    listed = colonoscopy.ranked_list(reference_loaded, actor=SCIENTIST, clock=fixed_clock(NOW),
+                                     settings=make_settings(list_order_file=local))
+    assert [p.referral_id for p in listed] == [red] and "local-list-order-1.0" in listed[0].reason
+
+
+def test_a_list_order_file_that_would_leave_a_priority_unlisted_stops_the_service_at_start(tmp_path):
+    broken = tmp_path / "list-order.yaml"
+    broken.write_text("version: x\n", encoding="utf-8")
+    with pytest.raises(PydanticValidationError, match="list_order_file"):
+        make_settings(list_order_file=broken)

@@ -14,7 +14,7 @@ import zxingcpp
 from sqlalchemy import event, func, select
 
 import labels
-from fit_lab import synthetic
+from fit_lab import spreadsheet, synthetic
 from fit_lab.clock import system_clock
 from fit_lab.db.models import AuditEvent, DispatchBatch, Kit, Referral
 from fit_lab.errors import StateError, ValidationError
@@ -291,4 +291,4 @@ def test_a_manifest_cell_that_looks_like_a_formula_is_kept_as_text(reference_loa
     manifest = dispatch.batch_file(reference_loaded, batch, "manifest", actor=LAB, settings=make_settings())
     (row,) = csv.DictReader(io.StringIO(manifest.decode()))
     assert row["name"] == f"'{name} Testwoman"
-    assert dispatch.spreadsheet_safe("Alice Smith") == "Alice Smith"
+    assert spreadsheet.safe_cell("Alice Smith") == "Alice Smith"

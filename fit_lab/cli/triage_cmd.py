@@ -63,7 +63,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of CSV")] = False,
 ) -> None:
     """The ranked colonoscopy list (CSV on stdout, or --json) for the endoscopy booking team."""
-    patients = colonoscopy.ranked_list(engine(), actor=command_line_principal("scientist"))
+    patients = colonoscopy.ranked_list(engine(), actor=command_line_principal("scientist"), settings=settings())
     rows = [asdict(p) | {"flags": ";".join(p.flags), "date_of_birth": p.date_of_birth.isoformat()}
             for p in patients]
     if as_json:

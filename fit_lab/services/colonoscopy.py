@@ -19,6 +19,7 @@ from fit_lab.referral_states import OFF_LIST
 from fit_lab.services import audit, lifecycle
 from fit_lab.services.outcomes import outcome_from_json
 from fit_lab.services.referrals import for_update
+from fit_lab.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,13 @@ class ListedPatient:
     fds_breach_date: date | None = None  # referral date + 28 days (Faster Diagnosis Standard)
 
 
-def ranked_list(engine: Engine, *, actor: Principal, as_of: date | None = None,
-                clock: Clock = system_clock) -> list[ListedPatient]:
+def list_order(settings: Settings | None) -> triage.ListOrder | None:
+    """The lab's list order file, or None for the shipped example."""
+    return triage.load_list_order(settings.list_order_file) if settings and settings.list_order_file else None
+
+
+def ranked_list(engine: Engine, *, actor: Principal, as_of: date | None = None, clock: Clock = system_clock,
+                settings: Settings | None = None) -> list[ListedPatient]:
     if actor.role not in {"scientist", "admin"}:
         raise Forbidden("The colonoscopy list is for the lab's scientists and the booking team.")
     as_of = as_of or clock().date()
@@ -59,7 +65,7 @@ def ranked_list(engine: Engine, *, actor: Principal, as_of: date | None = None,
         by_id = {str(r.id): (o, r, p, ods) for o, r, p, ods in rows}
         candidates = [triage.ColonoscopyCandidate(str(r.id), outcome_from_json(o.detail), r.referral_date)
                       for o, r, _, _ in rows]
-        ranked = triage.rank_for_colonoscopy(candidates, as_of)
+        ranked = triage.rank_for_colonoscopy(candidates, as_of, list_order(settings))
         audit.record(session, actor, "read", "colonoscopy_list", None, detail={"patients": len(ranked)}, clock=clock)
     out = []
     for item in ranked:

@@ -31,7 +31,7 @@ from fit_lab.services import audit, lifecycle
 from fit_lab.services.referrals import for_update
 from fit_lab.services.specimens import allocate_specimen_ids
 from fit_lab.settings import Settings
-from fit_lab.spreadsheet import SafeCsvWriter, safe_cell
+from fit_lab.spreadsheet import SafeCsvWriter
 from fit_lab.text import refuse_control_characters
 
 FORMATS = ("pdf", "zpl")
@@ -315,11 +315,6 @@ def lab_details(settings: Settings) -> labels.LabDetails:
         phone=settings.lab_phone,
         email=settings.lab_email,
     )
-
-
-def spreadsheet_safe(value: object) -> str:
-    """A cell a spreadsheet shows as text (kept for callers; the rule lives in ``fit_lab.spreadsheet``)."""
-    return str(safe_cell(str(value)))
 
 
 def _manifest(rows: list[dict[str, object]]) -> bytes:

@@ -178,13 +178,15 @@ def acknowledge(letter_id: Id, engine: EngineDep, actor: Gp) -> Acknowledged:
 
 
 @router.get("/triage/colonoscopy-list", response_model=list[ListedPatientOut], responses=errors(401, 403))
-def colonoscopy_list(engine: EngineDep, actor: Scientist, limit: Annotated[int, Depends(page_limit)],
+def colonoscopy_list(engine: EngineDep, settings: SettingsDep, actor: Scientist,
+                     limit: Annotated[int, Depends(page_limit)],
                      offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[ListedPatientOut]:
-    """Referred patients in colonoscopy order: priority, band, f-Hb, clinical flags, time waited (ties stable).
+    """Referred patients in colonoscopy order: earliest due date first (referral date + the priority's target
+    days from the list order file), then priority, band, f-Hb, clinical flags, time waited (ties stable).
 
     Paged like every list (``limit`` is capped by the server); each patient keeps their rank in the whole list.
     """
-    ranked = colonoscopy.ranked_list(engine, actor=actor)
+    ranked = colonoscopy.ranked_list(engine, actor=actor, settings=settings)
     return [ListedPatientOut(**asdict(p)) for p in ranked[offset:offset + limit]]
 
 
