@@ -8,7 +8,11 @@ PostgreSQL database act once between them.
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import subprocess
+import sys
 import time
 from datetime import timedelta
 
@@ -130,3 +134,22 @@ def test_two_server_processes_on_postgresql_run_the_day_once(db_url, reference_l
             Letter.kind == "reminder")).scalar_one()
     assert len(runs) == 1 and reminders == 2
     assert _kit_of(engine, ids["lost"]).state == "not_returned"
+
+
+def test_the_fit_lab_serve_command_runs_the_failsafe_when_it_starts(db_url, reference_loaded, tmp_path):
+    """The command a lab runs, not only the app factory: its start-up run is logged for today (the system clock)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {**os.environ, "FIT_LAB_DATABASE_URL": db_url, "FIT_LAB_SECRET_KEY": "a-secret-for-this-test-only-0123456789"}
+    server = subprocess.Popen([sys.executable, "-m", "fit_lab.cli", "serve", "--port", str(port)], cwd=tmp_path,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_runs(reference_loaded, 1)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    with Session(reference_loaded) as session:
+        (run,) = session.execute(select(FailsafeRun)).scalars().all()
+    assert run.trigger == "scheduled" and run.daily_key == run.day
