@@ -22,6 +22,7 @@ from sqlmodel import Session
 from analyser_drivers import OC_SENSOR
 from fit_lab.clock import fixed_clock
 from fit_lab.db.models import Kit
+from fit_lab.demo.quarter import QuarterReport
 from fit_lab.services import dispatch, intake, kits, stats
 from fit_lab.services.analyser import qc_tubes
 from fit_lab.spreadsheet import FORMULA_STARTS, safe_cell
@@ -39,6 +40,7 @@ EXPORTERS = {
     "fit_lab/services/dispatch.py": "test_the_dispatch_manifest_has_no_formula_cell",
     "fit_lab/cli/triage_cmd.py": "test_the_colonoscopy_list_csv_has_no_formula_cell",
     "fit_lab/stats/export.py": "test_the_alliance_csv_and_xlsx_have_no_formula_cell",
+    "fit_lab/demo/quarter.py": "test_the_pathways_report_has_no_formula_cell",
 }
 # Writes input files for the demo and the tests (referral CSVs for intake, reference data), not exports.
 NOT_EXPORTS = {"fit_lab/synthetic.py", "fit_lab/spreadsheet.py"}
@@ -123,3 +125,12 @@ def test_the_alliance_csv_and_xlsx_have_no_formula_cell(reference_loaded):
     values = [cell for sheet in book.worksheets for row in sheet.iter_rows() for cell in row]
     assert [c.coordinate for c in values if c.data_type == "f" or _formula_like(c.value)] == []
     assert any(c.value == f"'{HOSTILE[0]}" for c in values)
+
+
+def test_the_pathways_report_has_no_formula_cell(tmp_path):
+    report = QuarterReport(rows=[{"referral_id": "1", "path": "on_hold > closed", "ending": "closed by a person",
+                                  "detail": value} for value in HOSTILE])
+    report.write_csv(tmp_path / "pathways.csv")
+    cells = _csv_cells((tmp_path / "pathways.csv").read_bytes())
+    assert not [cell for cell in cells if _formula_like(cell)]
+    assert {f"'{value}" for value in HOSTILE} <= set(cells)

@@ -16,7 +16,6 @@ line itself is exercised by the month's simulation and the link tests.
 
 from __future__ import annotations
 
-import csv
 import random
 import time
 from collections import Counter, defaultdict
@@ -52,6 +51,7 @@ from fit_lab.services.analyser import qc_tubes
 from fit_lab.services.failsafe_alerts import NO_RESULT_LETTERS
 from fit_lab.services.results import store_message
 from fit_lab.settings import Settings
+from fit_lab.spreadsheet import SafeCsvWriter
 
 DAYS = 90
 FOLLOW_UP_DAYS = 35  # no new referrals: every kit comes back, or is closed as not returned (28 days)
@@ -90,10 +90,11 @@ class QuarterReport:
 
     def write_csv(self, path: Path) -> None:
         """Every referral's path and ending, one row each (record IDs only: no patient data)."""
+        columns = ["referral_id", "path", "ending", "detail"]
         with path.open("w", newline="", encoding="utf-8") as out:
-            writer = csv.DictWriter(out, ["referral_id", "path", "ending", "detail"])
-            writer.writeheader()
-            writer.writerows(self.rows)
+            writer = SafeCsvWriter(out)  # the detail carries a person's reason: never a formula in a spreadsheet
+            writer.writerow(columns)
+            writer.writerows([row[c] for c in columns] for row in self.rows)
 
 
 def simulate_quarter(engine: Engine, settings: Settings, *, tests_per_month: int, start: date,
