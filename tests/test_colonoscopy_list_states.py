@@ -153,3 +153,18 @@ def test_a_list_order_file_that_would_leave_a_priority_unlisted_stops_the_servic
     broken.write_text("version: x\n", encoding="utf-8")
     with pytest.raises(PydanticValidationError, match="list_order_file"):
         make_settings(list_order_file=broken)
+
+
+def test_a_note_with_a_control_character_is_refused_naming_the_field(reference_loaded):
+    referral_id = _referred(reference_loaded)
+    with pytest.raises(ValidationError, match="note"):
+        _mark(reference_loaded, referral_id, "declined", note="patient\x00declined")
+    assert referral_id in _on_list(reference_loaded)
+
+
+def test_the_api_refuses_a_note_with_a_control_character(reference_loaded):
+    world = build_world(reference_loaded)
+    referral_id = _referred(reference_loaded, nhs="9990000026", ref="RF-NUL")
+    answer = world.client.post(f"/api/v1/triage/colonoscopy-list/{referral_id}/state",
+                               json={"state": "declined", "note": "no\x00thanks"}, headers=world.auth("scientist"))
+    assert answer.status_code == 422 and "note" in answer.text

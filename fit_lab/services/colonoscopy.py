@@ -20,6 +20,7 @@ from fit_lab.services import audit, lifecycle
 from fit_lab.services.outcomes import outcome_from_json
 from fit_lab.services.referrals import for_update
 from fit_lab.settings import Settings
+from fit_lab.text import nfc, refuse_control_characters
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ def record_list_state(engine: Engine, referral_id: int, state: str, *, actor: Pr
     """
     if actor.role not in {"scientist", "admin"}:
         raise Forbidden("The colonoscopy list is for the lab's scientists and the booking team.")
-    note = " ".join((note or "").split()) or None
+    refuse_control_characters(note, "note")
+    note = " ".join(nfc(note or "").split()) or None
     problems = []
     if state not in LIST_STATE_WORDS:
         problems.append(FieldProblem("state", f"must be one of {', '.join(LIST_STATE_WORDS)}"))

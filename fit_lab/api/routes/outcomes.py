@@ -13,6 +13,7 @@ from fit_lab.api.responses import errors
 from fit_lab.api.types import IsoDate
 from fit_lab.principal import Principal
 from fit_lab.services import colonoscopy, fhir, gp_view
+from fit_lab.text import Line
 
 router = APIRouter(tags=["outcomes"])
 Viewer = Annotated[Principal, Depends(require("gp", "scientist", "admin"))]
@@ -78,8 +79,8 @@ class ListedPatientOut(BaseModel):
 class ListStateIn(BaseModel):
     state: Literal["booked", "seen", "declined", "did_not_attend", "not_suitable"]
     booked_for: date | None = Field(default=None, description="The colonoscopy date (a booking only)")
-    note: str | None = Field(default=None, max_length=400,
-                             description="Why (required when declined or not suitable)")
+    note: Line | None = Field(default=None, max_length=400,
+                              description="Why (required when declined or not suitable)")
 
 
 class ListStateOut(BaseModel):
