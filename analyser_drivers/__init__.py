@@ -12,7 +12,6 @@ frame is acknowledged only after it returns. `measurements_from_message(OC_SENSO
 message into `FitMeasurement` / `QcMeasurement` values.
 """
 
-from analyser_drivers.capture_logs import detokenise, looks_tokenised
 from analyser_drivers.clock import Clock, ManualClock
 from analyser_drivers.driver import Driver, ReceivedMessage, Sink, TranscriptChunk
 from analyser_drivers.emulate import TubeResult, result_records
@@ -55,12 +54,11 @@ from analyser_drivers.records import (
 )
 from analyser_drivers.replay import (
     Problem,
-    ReplayedMessage,
-    Replayer,
     ReplayResult,
+    detokenise,
+    looks_tokenised,
     measurement_to_json,
     replay,
-    replay_chunks,
 )
 from analyser_drivers.sender import Sender
 from analyser_drivers.settings import E1381_MAX_FRAME, LIS1A_MAX_FRAME, LinkSettings, LinkTimers
@@ -105,8 +103,6 @@ __all__ = [
     "Record",
     "RecordError",
     "ReplayResult",
-    "ReplayedMessage",
-    "Replayer",
     "ResultProblem",
     "Send",
     "Sender",
@@ -138,7 +134,6 @@ __all__ = [
     "measurements_from_message",
     "parse_timestamp",
     "replay",
-    "replay_chunks",
     "result_records",
     "simple",
     "split_into_frames",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from analyser_drivers.clock import Clock
 from analyser_drivers.control import ACK, ENQ, EOT, NAK
 from analyser_drivers.frames import BrokenFrameEvent, ControlEvent, FrameEvent, FrameScanner, ScanEvent
-from analyser_drivers.records import Message, RecordDecoder
+from analyser_drivers.records import Message, decode_records
 from analyser_drivers.settings import LinkSettings
 
 
@@ -71,7 +71,6 @@ class LinkReceiver:
         self._assembly = _Assembly()
         self._tentative: _Assembly | None = None
         self._queued: list[ScanEvent] = []
-        self._decoder = RecordDecoder()
         self._deadline = 0.0
         self.busy = False
         """While True, an ENQ is answered NAK (E1381 6.2.6: receiver not ready)."""
@@ -153,13 +152,13 @@ class LinkReceiver:
         return outputs
 
     def _handle(self, event: ScanEvent) -> list[LinkOutput]:
+        if isinstance(event, ControlEvent):
+            return self._on_control(event.byte)
         if isinstance(event, FrameEvent):
             if self._state is ReceiverState.IDLE:
                 return [Notice("frame_outside_transfer", "a frame arrived without a preceding ENQ; ignored")]
             self._deadline = self._clock() + self._settings.timers.receiver_s
             return self._on_frame(event)
-        if isinstance(event, ControlEvent):
-            return self._on_control(event.byte)
         if isinstance(event, BrokenFrameEvent):
             return [Notice("broken_frame", f"a frame was cut short ({event.reason}); waiting for it again")]
         return []
@@ -222,16 +221,13 @@ class LinkReceiver:
                     ),
                 ]
         number = frame.number if frame.number is not None else current.expected_number
-        text = frame.text
-        if frame.final and not current.partial and text.find(b"\r") == len(text) - 1:
-            pieces, partial = [text[:-1]], b""  # the compliant form: one whole record in a final frame
-        else:
-            pieces = (current.partial + text).replace(b"\r\n", b"\r").split(b"\r")
-            partial = pieces.pop()
-            if frame.final and partial:
-                # A final frame ends its record even if the instrument left out the CR.
-                pieces.append(partial)
-                partial = b""
+        combined = current.partial + frame.text
+        pieces = combined.replace(b"\r\n", b"\r").split(b"\r")
+        partial = pieces.pop()
+        if frame.final and partial:
+            # A final frame ends its record even if the instrument left out the CR.
+            pieces.append(partial)
+            partial = b""
         records = list(current.records)
         ready: list[tuple[bytes, ...]] = []
         outputs: list[LinkOutput] = []
@@ -252,7 +248,7 @@ class LinkReceiver:
             return [*outputs, Send(bytes([ACK]))]
         messages = []
         for group in ready:
-            decoded, delimiters = self._decoder.records(group)
+            decoded, delimiters = decode_records(group)
             messages.append(Message(tuple(decoded), delimiters))
         self._tentative = new
         self._state = ReceiverState.AWAITING_COMMIT

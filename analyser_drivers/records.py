@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
 
 from analyser_drivers.errors import RecordError
 
@@ -42,7 +41,7 @@ class Delimiters:
     @classmethod
     def from_header(cls, header_text: str) -> Delimiters:
         """Read the delimiters from an H record's text; raises RecordError if it declares none."""
-        if len(header_text) < 5 or header_text[0] not in "Hh":
+        if len(header_text) < 5 or header_text[0] != "H":
             raise RecordError("the header record is too short to declare its delimiters")
         return cls(field=header_text[1], repeat=header_text[2], component=header_text[3], escape=header_text[4])
 
@@ -169,72 +168,23 @@ def _decode_field(text: str, d: Delimiters) -> Field:
     return tuple(tuple(_unescape(c, d) for c in rep.split(d.component)) for rep in text.split(d.repeat))
 
 
-class RecordDecoder:
-    """Decodes record texts, remembering the fields it decoded recently.
-
-    Most fields of a run repeat (empty, "1", "^^^FOB", the unit, the status) and a decoded field is an immutable
-    tuple, so one copy serves every record that holds the same text: a link keeps one decoder for its life.
-    """
-
-    def __init__(self, cache_size: int = 4096) -> None:
-        self._cache_size = cache_size
-        self._caches: dict[Delimiters, dict[str, Field]] = {}
-
-    def fields(self, text: str, d: Delimiters) -> tuple[Field, ...]:
-        """The fields of `text` split on `d.field`, each decoded."""
-        cache = self._caches.get(d)
-        if cache is None or len(cache) > self._cache_size:
-            cache = self._caches[d] = {}
-        pieces = text.split(d.field)
-        found = tuple(map(cache.get, pieces))
-        if None not in found:
-            return cast(tuple[Field, ...], found)  # every piece was in the cache
-        for piece in pieces:
-            if piece not in cache:
-                cache[piece] = _decode_field(piece, d)
-        return tuple(map(cache.__getitem__, pieces))
-
-    def record(self, text: str, delimiters: Delimiters = DEFAULT_DELIMITERS) -> Record:
-        """One record's text (no CR). An H record's own delimiter declaration is kept as field 2 verbatim.
-
-        An H record that declares no usable delimiters is read with the ones given.
-        """
-        if text[:1] in "Hh" and len(text) >= 5:
-            try:
-                delimiters = Delimiters.from_header(text)
-            except RecordError:
-                return Record(self.fields(text, delimiters))
-            end = text.find(delimiters.field, 2)
-            declaration = text[2:] if end == -1 else text[2:end]
-            fields: tuple[Field, ...] = (simple(text[0]), simple(declaration))
-            if end != -1:
-                fields += self.fields(text[end + 1 :], delimiters)
-            return Record(fields)
-        return Record(self.fields(text, delimiters))
-
-    def records(self, record_texts: Iterable[bytes]) -> tuple[list[Record], Delimiters]:
-        """Decode records in order; each H record sets the delimiters of those that follow it.
-
-        Returns the records and the delimiters of the first H record (the defaults if there is none).
-        """
-        delimiters = DEFAULT_DELIMITERS
-        first: Delimiters | None = None
-        records: list[Record] = []
-        for raw in record_texts:
-            text = raw.decode("latin-1")
-            if text[:1] in "Hh":
-                delimiters = header_delimiters(text, delimiters)
-                first = first or delimiters
-            records.append(self.record(text, delimiters))
-        return records, first or DEFAULT_DELIMITERS
-
-
 def decode_record(text: str, delimiters: Delimiters = DEFAULT_DELIMITERS) -> Record:
     """One record's text (no CR). An H record's own delimiter declaration is kept as field 2 verbatim.
 
     An H record that declares no usable delimiters is read with the ones given.
     """
-    return RecordDecoder().record(text, delimiters)
+    if text[:1].upper() == "H" and len(text) >= 5:
+        try:
+            delimiters = Delimiters.from_header(text)
+        except RecordError:
+            return Record(tuple(_decode_field(f, delimiters) for f in text.split(delimiters.field)))
+        end = text.find(delimiters.field, 2)
+        declaration = text[2:] if end == -1 else text[2:end]
+        fields: list[Field] = [simple(text[0]), simple(declaration)]
+        if end != -1:
+            fields.extend(_decode_field(f, delimiters) for f in text[end + 1 :].split(delimiters.field))
+        return Record(tuple(fields))
+    return Record(tuple(_decode_field(f, delimiters) for f in text.split(delimiters.field)))
 
 
 def encode_record(record: Record, delimiters: Delimiters = DEFAULT_DELIMITERS) -> str:
@@ -290,7 +240,16 @@ def decode_records(record_texts: Iterable[bytes]) -> tuple[list[Record], Delimit
 
     Returns the records and the delimiters of the first H record (the defaults if there is none).
     """
-    return RecordDecoder().records(record_texts)
+    delimiters = DEFAULT_DELIMITERS
+    first: Delimiters | None = None
+    records: list[Record] = []
+    for raw in record_texts:
+        text = raw.decode("latin-1")
+        if text[:1].upper() == "H":
+            delimiters = header_delimiters(text, delimiters)
+            first = first or delimiters
+        records.append(decode_record(text, delimiters))
+    return records, first or DEFAULT_DELIMITERS
 
 
 def decode_message(text: bytes) -> Message:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 
 from analyser_drivers.clock import Clock
 from analyser_drivers.errors import TransferAborted, TransportError
@@ -76,20 +76,17 @@ class Sender:
         attempts: int = 3,
         pause_s: float | None = None,
         whole_message_in_one_frame: bool = False,
-        resend_after: Collection[str] = ("timeout",),
     ) -> None:
         """`send_message` as an analyser sends: a message whose transfer ended on a reply timeout is kept and
         sent again after `pause_s` (default the reply timer), up to `attempts` transfers in all (E1381 6.5.2.3).
-        `resend_after` names the failures that keep the message (`TransferAborted.reason`; add "rejected" for
-        an analyser that also sends again a message whose frame was refused six times, E1381 6.5.1.2). Any other
-        failure, or the last attempt's, raises `TransferAborted`."""
+        Any other failure, or the last timeout, raises `TransferAborted`."""
         pause = self._settings.timers.reply_s if pause_s is None else pause_s
         for attempt in range(1, attempts + 1):
             try:
                 self.send_message(records, delimiters, whole_message_in_one_frame=whole_message_in_one_frame)
                 return
             except TransferAborted as aborted:
-                if aborted.reason not in resend_after or attempt == attempts:
+                if aborted.reason != "timeout" or attempt == attempts:
                     raise
                 if self._on_notice is not None:
                     self._on_notice(Notice("message_resent", f"sending the message again (transfer {attempt + 1}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import json
 import signal
-import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -13,16 +12,8 @@ from typing import Annotated
 
 import typer
 
-from analyser_drivers import (
-    NOISE,
-    InstrumentProfile,
-    LinkFaults,
-    Replayer,
-    SerialSettings,
-    TransferAborted,
-    get_profile,
-    replay_chunks,
-)
+from analyser_drivers import NOISE, InstrumentProfile, LinkFaults, SerialSettings, TransferAborted, get_profile
+from analyser_drivers import replay as decode_capture
 from analyser_drivers.errors import UnknownProfile
 from fit_lab.cli.context import engine, settings
 from fit_lab.errors import FieldProblem, FitLabError, ValidationError
@@ -30,7 +21,6 @@ from fit_lab.services import analyser
 
 app = typer.Typer(no_args_is_help=True, help="The FIT analyser's serial link (ASTM E1381/E1394).")
 PortOpt = Annotated[str, typer.Option("--port", help="pyserial URL: /dev/ttyUSB0, socket://host:port, loop://")]
-REPLAY_CHUNK_BYTES = 1 << 20
 ProfileOpt = Annotated[str, typer.Option("--profile", help="oc-sensor or hm-jackarc")]
 
 
@@ -102,12 +92,6 @@ def simulate(
                      ] = False,
     one_frame: Annotated[bool, typer.Option("--whole-message-in-one-frame",
                                             help="Send each message H…L in a single frame")] = False,
-    reply_timeout_s: Annotated[float | None, typer.Option(
-        "--reply-timeout-s", min=0.05, help="The analyser's reply timer (default E1381's 15 s), for soak tests")
-                               ] = None,
-    attempts: Annotated[int, typer.Option(
-        "--attempts", min=1, help="Transfers of one message before giving up (after a timeout or six refusals)")
-                        ] = 3,
 ) -> None:
     """Act as the analyser: send a run of results over the serial link (with link faults on request)."""
     ids = [s.strip() for s in specimens.split(",") if s.strip()]
@@ -117,8 +101,7 @@ def simulate(
     faults = LinkFaults(frozenset(bad_checksum_frame or ()), NOISE if noise else b"", one_frame)
     try:
         tubes = analyser.simulate(port, _profile(profile), ids, settings(), values=raw, with_qc=qc,
-                                  fail_qc_level=fail_qc, per_message=per_message, seed=seed, faults=faults,
-                                  reply_timeout_s=reply_timeout_s, attempts=attempts)
+                                  fail_qc_level=fail_qc, per_message=per_message, seed=seed, faults=faults)
     except TransferAborted as exc:
         raise FitLabError(f"the listener did not accept a message ({exc.reason}): {exc}") from None
     typer.echo(f"sent {len(tubes)} results" + (" after a QC run" if qc else ""))
@@ -134,19 +117,11 @@ def replay(
     """Decode a captured byte stream (link layer and records; measurements with a profile)."""
     if not dry_run:
         raise ValidationError([FieldProblem("--dry-run", "replay into the database is not offered: use --dry-run")])
-    replayer = Replayer(_profile(profile) if profile else None)
-    count = 0
-    with file.open("rb") as capture:
-        # Read and written a message at a time, so memory stays flat however big the capture (issue 19).
-        if as_json:
-            sys.stdout.write('{"messages": [')
-        for item in replay_chunks(iter(lambda: capture.read(REPLAY_CHUNK_BYTES), b""), replayer):
-            if as_json:
-                sys.stdout.write((", " if count else "") + json.dumps(item.to_json(), default=str))
-            count += 1
+    result = decode_capture(file.read_bytes(), _profile(profile) if profile else None)
+    document = result.to_json()
     if as_json:
-        sys.stdout.write('], "problems": ' + json.dumps([p.to_json() for p in replayer.problems]) + "}\n")
+        typer.echo(json.dumps(document, default=str))
         return
-    typer.echo(f"{count} messages, {len(replayer.problems)} problems")
-    for problem in replayer.problems:
+    typer.echo(f"{len(result.messages)} messages, {len(result.problems)} problems")
+    for problem in result.problems:
         typer.echo(f"  offset {problem.offset}: {problem.kind}: {problem.detail}")

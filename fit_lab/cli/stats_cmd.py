@@ -9,6 +9,7 @@ import typer
 
 from fit_lab.cli.context import engine, settings
 from fit_lab.principal import command_line_principal
+from fit_lab.services import stats
 
 app = typer.Typer(no_args_is_help=True, help="Statistics for the cancer alliance.")
 
@@ -20,10 +21,6 @@ def monthly(
     format: Annotated[str, typer.Option("--format", help="csv, xlsx or json")] = "xlsx",
 ) -> None:
     """Write one month's statistics (suppressed, rounded, no identifiers) and print the inequality flags."""
-    # Imported here, not at the top: pandas and matplotlib add about 70 MB and a second and a half to every other
-    # command's start-up, and `fit-lab analyser replay` must stay under 150 MB (issue 19).
-    from fit_lab.services import stats
-
     config = settings()
     result = stats.monthly(engine(), stats.parse_month(month), actor=command_line_principal("admin"),
                            settings=config)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -95,17 +94,14 @@ def simulate(
     port: str | Transport, profile: InstrumentProfile, specimens: Sequence[str], settings: Settings, *,
     values: Sequence[str] | None = None, with_qc: bool = True, fail_qc_level: str | None = None, seed: int = 1,
     per_message: int = 1, measured_at: datetime | None = None, instrument_serial: str = "SIM-0001",
-    faults: LinkFaults | None = None, serial: SerialSettings | None = None, reply_timeout_s: float | None = None,
-    attempts: int = 3,
+    faults: LinkFaults | None = None, serial: SerialSettings | None = None,
 ) -> list[TubeResult]:
     """Send a run as an analyser would: QC first, then one message per ``per_message`` tubes.
 
     ``port`` is a pyserial URL (opened with ``serial``, by default the profile's settings), or an already open
     Transport (e.g. the analyser's end of a pseudo-terminal). ``faults`` puts link faults on the line (a damaged
     frame the listener must refuse and get again, noise between messages, a whole message in one frame); a
-    message the listener never accepts raises ``TransferAborted``; one whose frame went unanswered, or was refused
-    six times, is sent again, up to ``attempts`` transfers. ``reply_timeout_s`` shortens the analyser's 15 s reply
-    timer (E1381 6.5.2.3) for soak tests that put thousands of late replies on the line.
+    message the listener never accepts raises ``TransferAborted``; one whose frame went unanswered is sent again.
     """
     rng = random.Random(seed)
     at = measured_at or datetime.now().replace(microsecond=0)  # analysers send local time
@@ -122,17 +118,13 @@ def simulate(
     opened = SerialTransport(port, serial or profile.serial) if isinstance(port, str) else port
     line = FaultyLine(opened, faults.bad_checksum_frames)
     try:
-        link = profile.link
-        if reply_timeout_s is not None:
-            link = replace(link, timers=replace(link.timers, reply_s=reply_timeout_s))
-        sender = Sender(line, time.monotonic, link, max_frame_size=profile.link.max_frame_size,
+        sender = Sender(line, time.monotonic, profile.link, max_frame_size=profile.link.max_frame_size,
                         on_notice=lambda n: log.warning("emulator_link_notice", kind=n.kind, detail=n.detail))
         for index, batch in enumerate(messages):
             if index and faults.noise_between_messages:
                 line.write(faults.noise_between_messages)
-            sender.deliver(result_records(profile, batch, instrument_serial, at), attempts=attempts,
-                           whole_message_in_one_frame=faults.whole_message_in_one_frame,
-                           resend_after=("timeout", "rejected"))
+            sender.deliver(result_records(profile, batch, instrument_serial, at),
+                           whole_message_in_one_frame=faults.whole_message_in_one_frame)
     finally:
         if isinstance(port, str):  # a line handed in stays open for its owner
             opened.close()

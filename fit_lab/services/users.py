@@ -6,7 +6,6 @@ import hashlib
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 import jwt
 from argon2 import PasswordHasher
@@ -23,16 +22,8 @@ from fit_lab.principal import Principal
 from fit_lab.services import audit
 
 _hasher = PasswordHasher()
-
-
-@lru_cache(maxsize=1)
-def _dummy_hash() -> str:
-    """Verified against when the user does not exist, so a wrong name costs as long as a wrong password."""
-    # Made on first use, not at import: an Argon2 hash takes 64 MB, and every command imports this module
-    # (`fit-lab analyser replay` must stay under 150 MB, issue 19).
-    return _hasher.hash("not-a-real-password-0000")
-
-
+# Verified against when the user does not exist, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-0000")
 MIN_PASSWORD_LENGTH = 12
 TOKEN_ALGORITHM = "HS256"  # noqa: S105 - an algorithm name, not a secret
 
@@ -197,7 +188,7 @@ def hash_password(password: str) -> str:
 
 def _password_matches(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -214,13 +214,3 @@ def test_line_loss_discards_the_partial_message(receiver):
     assert "incomplete_message_discarded" in notices(receiver.disconnect())
     _, messages = deliver_all(receiver, ENQ + b"".join(frames()))
     assert len(messages) == 1 and len(messages[0].records) == 5
-
-
-def test_a_lower_case_message_with_its_own_delimiters_is_delivered_with_them():
-    # Issue 19: record types may be lower case (E1394), the header's delimiters included.
-    lower = [b"h|@^\\|||OC-Sensor\r", b"p|1\r", b"o|1|K123\r", b"r|1|^^^FOB|120@121|ng/mL\r", b"l|1|N\r"]
-    receiver = LinkReceiver(LinkSettings(), ManualClock())
-    (ready_messages,) = ready(receiver.feed(ENQ + b"".join(frames(lower))))
-    (message,) = ready_messages.messages
-    assert [r.type for r in message.records] == ["H", "P", "O", "R", "L"]
-    assert message.records[3].field(4) == (("120",), ("121",))

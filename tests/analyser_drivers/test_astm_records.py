@@ -12,7 +12,6 @@ from analyser_drivers import (
     encode_message,
     encode_record,
 )
-from analyser_drivers.records import decode_records
 
 
 def test_fields_are_numbered_as_in_the_standard():
@@ -111,9 +110,3 @@ def test_control_characters_cannot_be_declared_as_delimiters():
 def test_text_latin1_cannot_carry_is_refused_before_it_reaches_the_line():
     with pytest.raises(RecordError, match="latin-1"):
         encode_message([Record.of("C", "1", "I", "f-Hb 10 µg/g ≥ threshold")])
-
-
-def test_a_lower_case_header_declares_its_delimiters():
-    records, delimiters = decode_records([b"h|@^\\|||Demo", b"r|1|^^^FOB|50@60"])
-    assert delimiters == Delimiters(field="|", repeat="@", component="^", escape="\\")
-    assert records[1].field(4) == (("50",), ("60",))

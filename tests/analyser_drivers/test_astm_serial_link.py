@@ -401,13 +401,3 @@ def test_a_late_ack_left_in_the_line_is_not_taken_as_the_answer_to_the_next_enq(
     second.join(timeout=5)
     assert not second.is_alive()
     host.close()
-
-
-def test_an_analyser_that_keeps_a_message_refused_six_times_sends_it_again_and_it_is_stored_once(pty_link, fast_link):
-    # E1381 6.5.1.2: six refusals of one frame end the transfer; fit-lab's emulator keeps the message (issue 19).
-    running, analyser = pty_link
-    line = FaultyLine(analyser, corrupt=range(1, 7))  # write 0 is the ENQ; writes 1-6 are frame 1, six times
-    sender = Sender(line, time.monotonic, fast_link)
-    sender.deliver(tube_message("K1"), attempts=2, resend_after=("timeout", "rejected"))
-    running.wait_for(1)
-    assert specimen_ids(running) == ["K1"]
